@@ -1,0 +1,272 @@
+"""API keys: the lookup order (environment, then the OS keyring), validation, masking.
+
+Keyring calls run in daemon threads with a timeout. A Secret Service that never answers would
+otherwise freeze the event loop, and an executor thread stuck in it would be joined at
+interpreter exit and hang the process; an abandoned daemon thread does neither.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import os
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from tokenwatch_desktop.core.errors import ErrorKind
+from tokenwatch_desktop.core.records import ProblemInfo
+
+log = logging.getLogger(__name__)
+
+SERVICE = "tokenwatch"
+KEYRING_TIMEOUT = 3.0
+ENV_PREFIX = "TOKENWATCH_KEY_"
+_PLAINTEXT_BACKENDS = ("keyrings.alt.file", "keyring.backends.fail", "keyring.backends.null")
+
+T = TypeVar("T")
+
+
+class KeyringState(enum.StrEnum):
+    STORED = "stored"
+    NOT_STORED = "not_stored"
+    LOCKED = "locked"
+    UNAVAILABLE = "unavailable"
+
+
+class KeyringProblem(Exception):
+    """The keyring could not be used: locked, missing, plaintext-only, or too slow to answer."""
+
+    def __init__(self, state: KeyringState, message: str) -> None:
+        super().__init__(message)
+        self.state = state
+        self.message = message
+
+
+class InvalidKey(ValueError):
+    """A key that cannot be stored; the message never contains the key."""
+
+
+@dataclass(frozen=True)
+class KeyLookup:
+    """Where an account's key came from. `__repr__` shows the key masked only."""
+
+    key: str | None
+    source: str  # "env", "keyring" or "none"
+    state: KeyringState | None = None
+    problem: ProblemInfo | None = None
+
+    def __repr__(self) -> str:
+        return f"KeyLookup(key={mask(self.key)!r}, source={self.source!r}, state={self.state})"
+
+
+def env_name(account_id: str) -> str:
+    """`TOKENWATCH_KEY_<ID>`: the account id upper-cased, `-` turned into `_`."""
+    return ENV_PREFIX + account_id.upper().replace("-", "_")
+
+
+def clean_key(raw: str) -> str:
+    """Strip surrounding whitespace; reject empty keys and inner whitespace or control characters."""
+    key = raw.strip()
+    if not key:
+        raise InvalidKey("the key is empty; paste the whole key")
+    for char in key:
+        if char.isspace() or ord(char) < 32 or ord(char) == 127:
+            raise InvalidKey(
+                "the key contains a space, line break or control character inside it; "
+                "copy it again from the provider's console"
+            )
+    return key
+
+
+def mask(key: str | None) -> str:
+    """Show a key as its first three and last four characters (`sk-…abcd`); short keys as `…`."""
+    if not key:
+        return ""
+    if len(key) < 12:
+        return "…"
+    return f"{key[:3]}…{key[-4:]}"
+
+
+def backend_name() -> str:
+    """The active keyring backend's class path, for status and self-check lines."""
+    import keyring
+
+    backend = keyring.get_keyring()
+    return f"{type(backend).__module__}.{type(backend).__qualname__}"
+
+
+def check_backend() -> None:
+    """Raise `KeyringProblem` when no real keyring is available (including plaintext files)."""
+    import keyring
+    from keyring.backends import chainer
+
+    backend = keyring.get_keyring()
+    backends = backend.backends if isinstance(backend, chainer.ChainerBackend) else [backend]
+    usable = [b for b in backends if not type(b).__module__.startswith(_PLAINTEXT_BACKENDS)]
+    if not usable:
+        raise KeyringProblem(KeyringState.UNAVAILABLE, _no_keyring_message(backend))
+
+
+def _no_keyring_message(backend: Any) -> str:
+    return (
+        f"no usable keyring ({type(backend).__module__}.{type(backend).__qualname__}); "
+        "keys are never stored in plaintext. Install and unlock a Secret Service provider "
+        "such as gnome-keyring or KeePassXC, or set the key in a TOKENWATCH_KEY_<ACCOUNT> "
+        "environment variable"
+    )
+
+
+def _classify(exc: Exception) -> KeyringProblem:
+    name = type(exc).__name__
+    text = str(exc)
+    if "Locked" in name or "locked" in text.lower() or "unlock" in text.lower():
+        return KeyringProblem(
+            KeyringState.LOCKED,
+            "the keyring is locked; unlock it (log in to the desktop session or open the "
+            "keyring manager) and refresh",
+        )
+    return KeyringProblem(
+        KeyringState.UNAVAILABLE,
+        f"the keyring failed ({name}); check that a Secret Service provider is running, or set "
+        "the key in a TOKENWATCH_KEY_<ACCOUNT> environment variable",
+    )
+
+
+def call_with_timeout(func: Callable[[], T], timeout: float = KEYRING_TIMEOUT) -> T:
+    """Run a blocking keyring call in a daemon thread; raise `KeyringProblem` on timeout."""
+    box: dict[str, Any] = {}
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            box["value"] = func()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller below
+            box["error"] = exc
+        done.set()
+
+    threading.Thread(target=run, name="keyring-call", daemon=True).start()
+    if not done.wait(timeout):
+        raise KeyringProblem(
+            KeyringState.UNAVAILABLE,
+            f"the keyring did not answer within {timeout:.0f} s; check that the Secret Service "
+            "is running and not waiting on a prompt, or use TOKENWATCH_KEY_<ACCOUNT>",
+        )
+    if "error" in box:
+        error = box["error"]
+        if isinstance(error, KeyringProblem):
+            raise error
+        if isinstance(error, Exception):
+            raise _classify(error) from None
+        raise error
+    result: T = box["value"]
+    return result
+
+
+async def call_async(func: Callable[[], T], timeout: float = KEYRING_TIMEOUT) -> T:
+    """Like `call_with_timeout`, awaited: the event loop keeps running while the keyring works."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def finish(setter: Callable[[Any], None], value: Any) -> None:
+        if not future.done():
+            setter(value)
+
+    def run() -> None:
+        try:
+            value = func()
+        except BaseException as exc:  # noqa: BLE001 - handed to the awaiting task
+            wrapped = _classify(exc) if isinstance(exc, Exception) and not isinstance(
+                exc, KeyringProblem) else exc
+            _call_soon(loop, finish, future.set_exception, wrapped)
+            return
+        _call_soon(loop, finish, future.set_result, value)
+
+    threading.Thread(target=run, name="keyring-call", daemon=True).start()
+    try:
+        return await asyncio.wait_for(future, timeout)
+    except TimeoutError:
+        raise KeyringProblem(
+            KeyringState.UNAVAILABLE,
+            f"the keyring did not answer within {timeout:.0f} s; check that the Secret Service "
+            "is running and not waiting on a prompt, or use TOKENWATCH_KEY_<ACCOUNT>",
+        ) from None
+
+
+def _call_soon(loop: asyncio.AbstractEventLoop, *args: Any) -> None:
+    try:
+        loop.call_soon_threadsafe(*args)
+    except RuntimeError:
+        pass  # the loop closed while the keyring call ran; nobody waits for the answer
+
+
+def _read_stored(account_id: str) -> str | None:
+    import keyring
+
+    check_backend()
+    return keyring.get_password(SERVICE, account_id)
+
+
+async def lookup_key(
+    account_id: str, environ: Mapping[str, str] | None = None, timeout: float = KEYRING_TIMEOUT
+) -> KeyLookup:
+    """Find an account's key: `TOKENWATCH_KEY_<ID>` first, then the keyring (off the loop)."""
+    env = os.environ if environ is None else environ
+    from_env = env.get(env_name(account_id), "").strip()
+    if from_env:
+        return KeyLookup(from_env, "env")
+    try:
+        stored = await call_async(lambda: _read_stored(account_id), timeout)
+    except KeyringProblem as exc:
+        log.warning("keyring lookup for account %s failed: %s", account_id, exc.state.value)
+        return KeyLookup(None, "none", exc.state,
+                         ProblemInfo(ErrorKind.KEYRING.value, f"account {account_id}: {exc.message}."))
+    if stored:
+        return KeyLookup(stored.strip(), "keyring", KeyringState.STORED)
+    return KeyLookup(None, "none", KeyringState.NOT_STORED, ProblemInfo(
+        ErrorKind.NO_KEY.value,
+        f"account {account_id} has no key; store one with `tokenwatch setup {account_id}` or set "
+        f"{env_name(account_id)}.",
+    ))
+
+
+def store_key(account_id: str, raw: str, timeout: float = KEYRING_TIMEOUT) -> str:
+    """Validate and save a key in the keyring; return it masked. Raises `InvalidKey`, `KeyringProblem`."""
+    import keyring
+
+    key = clean_key(raw)
+
+    def save() -> None:
+        check_backend()
+        keyring.set_password(SERVICE, account_id, key)
+
+    call_with_timeout(save, timeout)
+    log.info("stored a key for account %s in the keyring", account_id)
+    return mask(key)
+
+
+def delete_key(account_id: str, timeout: float = KEYRING_TIMEOUT) -> bool:
+    """Remove an account's key from the keyring; False when none was stored."""
+    import keyring
+    from keyring.errors import PasswordDeleteError
+
+    def remove() -> bool:
+        check_backend()
+        try:
+            keyring.delete_password(SERVICE, account_id)
+        except PasswordDeleteError:
+            return False
+        return True
+
+    return call_with_timeout(remove, timeout)
+
+
+def keyring_state(account_id: str, timeout: float = KEYRING_TIMEOUT) -> KeyringState:
+    """Stored, not stored, locked or unavailable, without returning the key."""
+    try:
+        stored = call_with_timeout(lambda: _read_stored(account_id), timeout)
+    except KeyringProblem as exc:
+        return exc.state
+    return KeyringState.STORED if stored else KeyringState.NOT_STORED

@@ -1,0 +1,383 @@
+"""The one HTTP layer: a shared `httpx.AsyncClient`, retries, and the map from failures to error kinds.
+
+Every provider call goes through `Http.request_json`, so timeouts, `Retry-After`, redirects, body
+limits, debug logging and secret scrubbing are decided here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import random
+import ssl
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from tokenwatch_desktop import __version__
+from tokenwatch_desktop.core import money
+from tokenwatch_desktop.core.errors import ErrorKind, ParseError, ProviderError
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 20 * 1024 * 1024
+MAX_REDIRECTS = 3
+USER_AGENT = f"TokenWatch/{__version__} (+https://pypi.org/project/tokenwatch-desktop/)"
+
+Query = Sequence[tuple[str, str]]
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How often and how long to retry 429, 5xx, timeouts and dropped connections.
+
+    `max_wait` caps one `Retry-After` wait: a provider that asks for longer ends the account
+    with `rate_limited` (the command line allows 60 s; the desktop app schedules a retry instead).
+    """
+
+    attempts: int = 4
+    base_delay: float = 0.5
+    max_delay: float = 8.0
+    max_wait: float = 60.0
+
+
+@dataclass(frozen=True)
+class CallContext:
+    """Who a call is for: the account, its provider, where to send it and how to authenticate.
+
+    `auth_hint` names the kind of key the provider needs, for 401 messages. `status_kinds`
+    overrides the default kind of a status for one provider (xAI's 501 means `permission`).
+    The key sits in `headers` only; `__repr__` never shows header values.
+    """
+
+    account_id: str
+    provider_name: str
+    base_url: str
+    headers: Mapping[str, str]
+    auth_hint: str
+    setup_hint: str
+    secret: str = ""
+    status_kinds: Mapping[int, ErrorKind] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return f"CallContext(account_id={self.account_id!r}, base_url={self.base_url!r})"
+
+    @property
+    def who(self) -> str:
+        return f"{self.provider_name} (account {self.account_id})"
+
+
+def make_client(transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
+    """Create the shared client: explicit timeouts, pooling, proxies from the environment.
+
+    TLS uses the operating system's certificate store (`ssl.create_default_context`), so a
+    corporate proxy with its own root certificate works. Redirects are handled by `Http`.
+    """
+    timeout = httpx.Timeout(connect=10.0, read=30.0, write=10.0, pool=30.0)
+    limits = httpx.Limits(max_connections=32, max_keepalive_connections=16, keepalive_expiry=30.0)
+    verify: ssl.SSLContext | bool = ssl.create_default_context()
+    return httpx.AsyncClient(
+        timeout=timeout,
+        limits=limits,
+        transport=transport,
+        verify=verify,
+        follow_redirects=False,
+        trust_env=True,
+        headers={"User-Agent": USER_AGENT},
+    )
+
+
+class Http:
+    """Provider-facing wrapper over the shared client."""
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        retry: RetryPolicy | None = None,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.client = client
+        self.retry = retry or RetryPolicy()
+        self._sleep = sleep
+
+    async def request_json(
+        self,
+        ctx: CallContext,
+        method: str,
+        path: str,
+        *,
+        params: Query = (),
+        body: Any = None,
+        page: int | None = None,
+    ) -> Any:
+        """Send one call (with retries) and return its JSON, numbers with decimals as `Decimal`."""
+        url = ctx.base_url.rstrip("/") + path
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await self._attempt(ctx, method, url, params, body, page)
+            except ProviderError as exc:
+                delay = self._retry_delay(exc, attempt)
+                if delay is None:
+                    raise
+                log.debug("%s: retrying %s %s in %.2f s (%s)", ctx.account_id, method, path,
+                          delay, exc.kind.value)
+                await self._sleep(delay)
+
+    def _retry_delay(self, exc: ProviderError, attempt: int) -> float | None:
+        if exc.kind not in (ErrorKind.RATE_LIMITED, ErrorKind.UNAVAILABLE, ErrorKind.TIMEOUT):
+            return None
+        if attempt >= self.retry.attempts:
+            return None
+        if exc.retry_after is not None and exc.retry_after > 0:
+            if exc.retry_after > self.retry.max_wait:
+                return None
+            # A small margin keeps a wait that rounds down from landing just before the deadline.
+            return exc.retry_after + 0.05
+        backoff = min(self.retry.max_delay, self.retry.base_delay * 2 ** (attempt - 1))
+        return backoff * (0.5 + random.random() / 2)
+
+    async def _attempt(
+        self, ctx: CallContext, method: str, url: str, params: Query, body: Any, page: int | None
+    ) -> Any:
+        started = time.monotonic()
+        origin = _origin(url)
+        for _ in range(MAX_REDIRECTS + 1):
+            request = self.client.build_request(
+                method, url, params=list(params), json=body, headers=dict(ctx.headers)
+            )
+            status, headers, content = await self._send(ctx, request)
+            _debug(ctx, method, request.url, status, started, page)
+            if status in (301, 302, 303, 307, 308) and "location" in headers:
+                url = str(request.url.join(headers["location"]))
+                if _origin(url) != origin:
+                    raise ProviderError(
+                        ErrorKind.BAD_RESPONSE,
+                        f"{ctx.who}: the server redirected to another origin ({_origin(url)}), "
+                        "which is not followed so the key is not sent there; check the base URL.",
+                    )
+                continue
+            if status >= 400 or status < 200:
+                raise map_status(ctx, status, headers, content)
+            return _parse_json(ctx, content)
+        raise ProviderError(
+            ErrorKind.BAD_RESPONSE,
+            f"{ctx.who}: too many redirects from {scrub(url, ctx)}; check the base URL.",
+        )
+
+    async def _send(
+        self, ctx: CallContext, request: httpx.Request
+    ) -> tuple[int, httpx.Headers, bytes]:
+        try:
+            response = await self.client.send(request, stream=True)
+            try:
+                content = await _read_limited(ctx, response)
+            finally:
+                await response.aclose()
+        except httpx.TimeoutException as exc:
+            raise ProviderError(
+                ErrorKind.TIMEOUT,
+                f"{ctx.who}: no answer from {ctx.base_url} in time; try again later "
+                "or check the network and proxy settings.",
+            ) from _scrubbed(exc, ctx)
+        except httpx.TransportError as exc:
+            raise ProviderError(
+                ErrorKind.UNAVAILABLE,
+                f"{ctx.who}: could not reach {ctx.base_url} ({type(exc).__name__}: "
+                f"{scrub(str(exc), ctx) or 'connection failed'}); check the network, the proxy "
+                "settings and the base URL.",
+            ) from _scrubbed(exc, ctx)
+        return response.status_code, response.headers, content
+
+
+async def _read_limited(ctx: CallContext, response: httpx.Response) -> bytes:
+    chunks = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise ProviderError(
+                ErrorKind.BAD_RESPONSE,
+                f"{ctx.who}: the answer is larger than {MAX_BODY_BYTES // (1024 * 1024)} MB and "
+                "was not read; choose a shorter period or report the problem.",
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _parse_json(ctx: CallContext, content: bytes) -> Any:
+    try:
+        return money.loads(content)
+    except (ValueError, RecursionError):
+        raise ParseError(
+            f"{ctx.who}: the answer is not valid JSON; the provider or a proxy in between sent "
+            "something else. Check the base URL, or try again later."
+        ) from None
+
+
+def map_status(
+    ctx: CallContext, status: int, headers: Mapping[str, str], content: bytes
+) -> ProviderError:
+    """Turn an HTTP error status into a `ProviderError` whose message says what to do next."""
+    detail = provider_message(content, ctx)
+    said = f" The provider said: {detail}" if detail else ""
+    kind = ctx.status_kinds.get(status) or _default_kind(status)
+    retry_after = parse_retry_after(headers.get("retry-after"))
+    text = {
+        ErrorKind.AUTH: f"the key was rejected (HTTP {status}). This needs {ctx.auth_hint}; "
+        f"store one with `{ctx.setup_hint}`.",
+        ErrorKind.PERMISSION: f"the key may not read this data (HTTP {status}). Use "
+        f"{ctx.auth_hint} with read access to usage and billing.",
+        ErrorKind.NOT_FOUND: f"not found (HTTP {status}). Check the base URL {ctx.base_url} and "
+        "any team or organization id in the configuration.",
+        ErrorKind.BILLING: f"out of credit (HTTP {status}). Add credit in the provider's console.",
+        ErrorKind.RATE_LIMITED: f"rate limited (HTTP {status})"
+        + (f"; the provider asked to wait {retry_after:.0f} s" if retry_after else "")
+        + ". The last figures are kept; try again later.",
+        ErrorKind.UNAVAILABLE: f"the service is unavailable (HTTP {status}); try again later.",
+        ErrorKind.BAD_REQUEST: f"the request was rejected (HTTP {status}). Check the period "
+        "and the account options.",
+        ErrorKind.TIMEOUT: f"the provider timed out (HTTP {status}); try again later.",
+    }.get(kind, f"unexpected HTTP status {status}.")
+    return ProviderError(kind, f"{ctx.who}: {text}{said}", retry_after=retry_after)
+
+
+def _default_kind(status: int) -> ErrorKind:
+    if status == 401:
+        return ErrorKind.AUTH
+    if status == 402:
+        return ErrorKind.BILLING
+    if status == 403:
+        return ErrorKind.PERMISSION
+    if status == 404:
+        return ErrorKind.NOT_FOUND
+    if status == 429:
+        return ErrorKind.RATE_LIMITED
+    if status == 504:
+        return ErrorKind.TIMEOUT
+    if status >= 500:
+        return ErrorKind.UNAVAILABLE
+    if 300 <= status < 400:
+        return ErrorKind.BAD_RESPONSE
+    return ErrorKind.BAD_REQUEST
+
+
+def provider_message(content: bytes, ctx: CallContext) -> str:
+    """Pull the human message out of any of the providers' error bodies, scrubbed and shortened."""
+    try:
+        data = money.loads(content)
+    except (ValueError, RecursionError):
+        return ""
+    message: object = None
+    if isinstance(data, dict):
+        error = data.get("error")
+        if isinstance(error, dict):
+            message = error.get("message")
+        elif isinstance(error, str):
+            message = error
+        if message is None:
+            message = data.get("message")
+    if not isinstance(message, str):
+        return ""
+    text = scrub(" ".join(message.split()), ctx)
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Read `Retry-After` as seconds or as an HTTP date; None when absent or unreadable."""
+    if value is None:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    current = now or datetime.now(UTC)
+    return max(0.0, (when - current).total_seconds())
+
+
+def scrub(text: str, ctx: CallContext) -> str:
+    """Remove the account's key from any text, whole or in long fragments."""
+    secret = ctx.secret
+    if not secret or len(secret) < 4:
+        return text
+    text = text.replace(secret, "[key]")
+    if len(secret) >= 16:
+        for size in (len(secret) // 2, 12):
+            for start in range(0, len(secret) - size + 1):
+                piece = secret[start : start + size]
+                if piece in text:
+                    text = text.replace(piece, "[key]")
+    return text
+
+
+def _scrubbed(exc: Exception, ctx: CallContext) -> Exception | None:
+    """Chain a lower-level error only when its text cannot carry the key."""
+    if ctx.secret and ctx.secret in repr(exc):
+        return None
+    return exc
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    return parts.scheme, (parts.hostname or ""), parts.port
+
+
+def _debug(
+    ctx: CallContext, method: str, url: httpx.URL, status: int, started: float, page: int | None
+) -> None:
+    if not log.isEnabledFor(logging.DEBUG):
+        return
+    elapsed = (time.monotonic() - started) * 1000
+    log.debug("%s %s %s -> %d in %.0f ms%s", ctx.account_id, method, url.path, status, elapsed,
+              f" (page {page})" if page is not None else "")
+
+
+async def follow_pages(
+    ctx: CallContext,
+    fetch: Callable[[str | None, int], Awaitable[Mapping[str, Any]]],
+    max_pages: int = 200,
+) -> list[Mapping[str, Any]]:
+    """Follow `has_more`/`next_page` until the last page; raise `incomplete` when it cannot finish.
+
+    `fetch(cursor, page_number)` returns one page's JSON object. A missing or repeated cursor,
+    or more than `max_pages` pages, is an error, never a silently short result.
+    """
+    pages: list[Mapping[str, Any]] = []
+    cursor: str | None = None
+    seen: set[str] = set()
+    while True:
+        page = await fetch(cursor, len(pages) + 1)
+        if not isinstance(page, Mapping):
+            raise ParseError(f"{ctx.who}: a page is not a JSON object; check the base URL.")
+        pages.append(page)
+        if page.get("has_more") is not True:
+            return pages
+        cursor = page.get("next_page")
+        if not isinstance(cursor, str) or not cursor:
+            raise _incomplete(ctx, "the provider said more pages follow but gave no cursor")
+        if cursor in seen:
+            raise _incomplete(ctx, "the provider repeated a page cursor")
+        if len(pages) >= max_pages:
+            raise _incomplete(ctx, f"more than {max_pages} pages")
+        seen.add(cursor)
+
+
+def _incomplete(ctx: CallContext, why: str) -> ProviderError:
+    return ProviderError(
+        ErrorKind.INCOMPLETE,
+        f"{ctx.who}: the result is incomplete ({why}); the figures shown miss some days. "
+        "Try a shorter period or refresh later.",
+    )
