@@ -57,6 +57,14 @@ SCENARIOS = (
     "wrong_shape",  # 200 with JSON of the wrong shape
     "three_pages",  # force results over three pages
     "null_model",  # grouping fields come back null
+    "no_billing_access",  # xAI: 501 for a key without billing read access
+    "deficit",  # xAI: the prepaid ledger total is positive (the team owes money)
+    "limit_reached",  # xAI: usage analytics sets `limitReached: true`
+    "zero_credits",  # OpenRouter: /credits answers 200 with zeros for a normal key
+    "credits_forbidden",  # OpenRouter: /credits answers 403 (for a management key too)
+    "activity_forbidden",  # OpenRouter: /activity answers 403 (for a management key too)
+    "two_currencies",  # DeepSeek: balances in CNY and USD
+    "not_available",  # DeepSeek: `is_available: false`
 )
 
 
@@ -125,6 +133,8 @@ class FakeWorld:
         self.latency = latency
         self.clock = clock
         self.page_size: int | None = None  # force a smaller page than the request's limit
+        #: Team ids the xAI fake serves; any id starting with `team-` is served as well.
+        self.xai_teams: set[str] = {"demo-team"}
         self._scenarios: dict[tuple[str, str | None], str] = {}
         self._rate_limits: dict[tuple[str, str | None], RateLimit] = {}
         self.counters: Counter[str] = Counter()
