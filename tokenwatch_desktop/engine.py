@@ -46,8 +46,11 @@ class HistoryStore:
 
 @dataclass(frozen=True)
 class RefreshOptions:
+    """`by` asks for a breakdown; `rescan` rereads local logs from the start; `now` pins today."""
+
     by: str | None = None
     now: datetime | None = None
+    rescan: bool = False
 
 
 def effective_accounts(settings: Settings, environ: Mapping[str, str] | None = None) -> list[AccountConfig]:
@@ -121,9 +124,7 @@ class Engine:
         now = options.now or datetime.now(UTC)
         billed = resolve(spec, DayBoundary.UTC, now)
         local = resolve(spec, self.settings.day_boundary, now)
-        tasks = [
-            self.fetch_account(account, billed, local, options.by, now) for account in accounts
-        ]
+        tasks = [self.fetch_account(account, billed, local, options, now) for account in accounts]
         reports = list(await asyncio.gather(*tasks))
         differs = local != billed
         return Report(
@@ -140,7 +141,7 @@ class Engine:
         account: AccountConfig,
         billed: Period,
         local: Period,
-        by: str | None,
+        options: RefreshOptions,
         now: datetime,
     ) -> AccountReport:
         """One account's report; every failure becomes this account's error, never an exception."""
@@ -156,7 +157,8 @@ class Engine:
             return error_report(who, lookup.problem, period, _elapsed(started))
         request = FetchRequest(
             account=_with_base_url(account), key=lookup.key, period=period, http=self.http,
-            now=now, by=by, data_dir=self.data_dir, prices=tuple(self.settings.prices),
+            now=now, by=options.by, data_dir=self.data_dir, prices=tuple(self.settings.prices),
+            rescan=options.rescan,
         )
         try:
             data = await registry.fetcher(account.provider)(request)

@@ -45,7 +45,8 @@ class FetchRequest:
 
     `period` is in UTC days for billed providers and in `day_boundary` days for local logs.
     `by` is None, "model", "project" or "key". `data_dir` is None in demo mode (no history).
-    `now` is the reference instant, so tests can pin "today".
+    `now` is the reference instant, so tests can pin "today". `rescan` asks local-log
+    sources to reread every file from the start.
     """
 
     account: AccountConfig
@@ -56,6 +57,7 @@ class FetchRequest:
     by: str | None = None
     data_dir: Path | None = None
     prices: tuple[PriceOverride, ...] = ()
+    rescan: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __repr__(self) -> str:
