@@ -142,7 +142,7 @@ class Http:
                 return None
             # A small margin keeps a wait that rounds down from landing just before the deadline.
             return exc.retry_after + 0.05
-        backoff = min(self.retry.max_delay, self.retry.base_delay * 2 ** (attempt - 1))
+        backoff: float = min(self.retry.max_delay, self.retry.base_delay * 2.0 ** (attempt - 1))
         return backoff * (0.5 + random.random() / 2)
 
     async def _attempt(

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Set up and run every check on a Debian/Ubuntu machine: system packages (apt, as root or with
+# sudo), a .venv with the project and its test tools, ruff, mypy, the offscreen test suite, then
+# the desktop suite under Xvfb with a tray host and a real Secret Service (gnome-keyring).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DEBIAN_FRONTEND=noninteractive PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONDONTWRITEBYTECODE=1
+
+# Qt's runtime libraries (offscreen and xcb), Xvfb and a tray host, D-Bus and gnome-keyring.
+APT_PKGS="python3-venv libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3 libglib2.0-0
+  libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-render-util0 libxcb-shape0
+  libxkbcommon-x11-0 xvfb xauth trayer dbus gnome-keyring binutils"
+missing=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' $APT_PKGS 2>/dev/null \
+  | awk '$1 != "ii" {print $2}'; for p in $APT_PKGS; do dpkg-query -W "$p" >/dev/null 2>&1 || echo "$p"; done)
+if [ -n "$(echo "$missing" | tr -d '[:space:]')" ]; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  echo "installing system packages: $(echo $missing | tr '\n' ' ')"
+  $SUDO apt-get update -q >/dev/null
+  $SUDO apt-get install -y -q --no-install-recommends $(echo "$missing" | sort -u) >/dev/null
+fi
+
+# Python environment: the project with its test and development extras.
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/pip install -q -e '.[dev]' 2>&1 | { grep -v "WARNING: Location" || true; }
+test "${PIPESTATUS[0]}" -eq 0
+.venv/bin/python -c "import PySide6, sys; print('PySide6', PySide6.__version__, 'Python', sys.version.split()[0])"
+
+# Static checks.
+.venv/bin/ruff check tokenwatch_desktop tests bench
+.venv/bin/mypy tokenwatch_desktop/core tokenwatch_desktop/providers
+
+# Offscreen suite: everything but the tests that need a real display and Secret Service.
+QT_QPA_PLATFORM=offscreen .venv/bin/python -m pytest -m "not desktop" -q
+
+# Desktop suite: Xvfb on a free display, trayer as the tray host, gnome-keyring in a private
+# D-Bus session with a throwaway home.
+TMPD=$(mktemp -d)
+cleanup() { kill "${TRAYER_PID:-}" "${XVFB_PID:-}" 2>/dev/null || true; rm -rf "$TMPD"; }
+trap cleanup EXIT
+exec 3>"$TMPD/display"
+Xvfb -displayfd 3 -screen 0 1280x800x24 -nolisten tcp >"$TMPD/xvfb.log" 2>&1 &
+XVFB_PID=$!
+exec 3>&-
+for _ in $(seq 100); do [ -s "$TMPD/display" ] && break; sleep 0.05; done
+export DISPLAY=":$(cat "$TMPD/display")"
+trayer --edge bottom --align right --widthtype request --height 32 --SetDockType true \
+  --transparent false --tint 0x404040 >"$TMPD/trayer.log" 2>&1 &
+TRAYER_PID=$!
+for _ in $(seq 50); do
+  QT_QPA_PLATFORM=xcb .venv/bin/python -c "from PySide6.QtWidgets import QApplication as A, QSystemTrayIcon as T; a=A([]); raise SystemExit(not T.isSystemTrayAvailable())" 2>/dev/null && break
+  sleep 0.1
+done
+mkdir -p "$TMPD/home"
+HOME="$TMPD/home" XDG_DATA_HOME="$TMPD/home/.local/share" QT_QPA_PLATFORM=xcb \
+  dbus-run-session -- bash -c '
+    printf "%s" "test-keyring-password" | gnome-keyring-daemon --unlock --components=secrets >/dev/null
+    exec .venv/bin/python -m pytest -m desktop -q' </dev/null
