@@ -7,17 +7,9 @@ cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONDONTWRITEBYTECODE=1
 
 # Qt's runtime libraries (offscreen and xcb), Xvfb and a tray host, D-Bus and gnome-keyring.
-APT_PKGS="python3-venv libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3 libglib2.0-0
-  libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-render-util0 libxcb-shape0
-  libxkbcommon-x11-0 xvfb xauth trayer dbus gnome-keyring binutils"
-missing=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' $APT_PKGS 2>/dev/null \
-  | awk '$1 != "ii" {print $2}'; for p in $APT_PKGS; do dpkg-query -W "$p" >/dev/null 2>&1 || echo "$p"; done)
-if [ -n "$(echo "$missing" | tr -d '[:space:]')" ]; then
-  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  echo "installing system packages: $(echo $missing | tr '\n' ' ')"
-  $SUDO apt-get update -q >/dev/null
-  $SUDO apt-get install -y -q --no-install-recommends $(echo "$missing" | sort -u) >/dev/null
-fi
+bash packaging/apt-deps.sh python3-venv libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3 \
+  libglib2.0-0 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-render-util0 \
+  libxcb-shape0 libxkbcommon-x11-0 xvfb xauth trayer dbus gnome-keyring binutils
 
 # Python environment: the project with its test and development extras.
 [ -x .venv/bin/python ] || python3 -m venv .venv
