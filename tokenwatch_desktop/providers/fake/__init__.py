@@ -133,6 +133,9 @@ class FakeWorld:
         self.latency = latency
         self.clock = clock
         self.page_size: int | None = None  # force a smaller page than the request's limit
+        #: Answer every request with a 401 whose message repeats the key, as some real APIs do,
+        #: so tests can check that no key reaches any output.
+        self.echo_key = False
         #: Team ids the xAI fake serves; any id starting with `team-` is served as well.
         self.xai_teams: set[str] = {"demo-team"}
         self._scenarios: dict[tuple[str, str | None], str] = {}
@@ -186,6 +189,8 @@ class FakeWorld:
         with self.lock:
             self.counters[f"{prefix}:requests"] += 1
             self.calls.append((prefix, method, "/" + rest))
+        if self.echo_key:
+            return _echo_key(headers)
         module_name = _ROUTES.get(prefix)
         if module_name is None:
             return FakeResponse(404, {"error": {"message": f"no fake provider at /{prefix}"}})
@@ -196,6 +201,13 @@ class FakeWorld:
         if self.latency and not response.delay:
             response.delay = self.latency
         return response
+
+
+def _echo_key(headers: dict[str, str]) -> FakeResponse:
+    lowered = {k.lower(): v for k, v in headers.items()}
+    key = lowered.get("x-api-key") or lowered.get("authorization", "").removeprefix("Bearer ")
+    return FakeResponse(401, {"error": {"message": f"Incorrect API key provided: {key}.",
+                                        "type": "invalid_request_error"}})
 
 
 def base_urls(root: str) -> dict[str, str]:
