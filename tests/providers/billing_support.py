@@ -50,12 +50,15 @@ def account(provider: str, root: str = DEMO_ROOT, account_id: str | None = None,
 def run_fetch(fetch: Fetch, world: FakeWorld | None, config: AccountConfig, key: str | None,
               *, span: Period | None = None, by: str | None = None,
               sleep: Callable[[float], Awaitable[None]] | None = None,
-              retry: RetryPolicy | None = None) -> AccountData:
-    """Run one fetch: in-process through `world`, or over the network when `world` is None."""
+              retry: RetryPolicy | None = None,
+              transport: httpx.AsyncBaseTransport | None = None) -> AccountData:
+    """Run one fetch: in-process through `world` (or `transport`), or over the network."""
 
     async def main() -> AccountData:
-        transport = fake_transport(world) if world is not None else None
-        client: httpx.AsyncClient = make_client(transport)
+        chosen = transport
+        if chosen is None and world is not None:
+            chosen = fake_transport(world)
+        client: httpx.AsyncClient = make_client(chosen)
         http = Http(client, retry=retry, sleep=sleep or _no_wait)
         request = FetchRequest(account=config, key=key, period=span or period(), http=http,
                                now=NOW, by=by)
