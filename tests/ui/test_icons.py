@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import pytest
 
 from tokenwatch_desktop.ui import icons
@@ -140,36 +138,3 @@ def test_tray_icon_not_mask_elsewhere(qapp: object, monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(icons, "_is_macos", lambda: False)
 
     assert not icons.tray_icon("$12", "fresh", dark=True).isMask()
-
-
-@pytest.mark.parametrize(
-    ("value", "text"),
-    [
-        (None, None),
-        ("0", "$0"),
-        ("4.25", "$4.3"),
-        ("9.96", "$10"),
-        ("12", "$12"),
-        ("12.5", "$13"),
-        ("999.4", "$999"),
-        ("999.6", "$1k"),
-        ("1234", "$1.2k"),
-        ("35000", "$35k"),
-        ("999999", "$1M"),
-        ("1250000", "$1.3M"),
-        ("45000000", "$45M"),
-        ("-3.5", "-$3.5"),
-    ],
-)
-def test_compact_amount(value: str | None, text: str | None) -> None:
-    amount = None if value is None else Decimal(value)
-
-    assert icons.compact_amount(amount) == text
-
-
-def test_compact_amount_fits_tray() -> None:
-    for exponent in range(-2, 9):
-        for mantissa in ("1", "2.5", "9.99", "5.55"):
-            text = icons.compact_amount(Decimal(mantissa).scaleb(exponent))
-            assert text is not None
-            assert len(text) <= icons.MAX_TEXT, text

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import sys
-from decimal import ROUND_HALF_UP, Decimal
 from importlib import resources
 from importlib.resources.abc import Traversable
 
@@ -64,27 +63,6 @@ def app_icon() -> QIcon:
             continue
         icon.addPixmap(pixmap)
     return icon
-
-
-def compact_amount(value: Decimal | None) -> str | None:
-    """Format dollars for the tray: "$4.2", "$12", "$1.2k", "$35k", "$1.2M"; None stays None."""
-    if value is None:
-        return None
-    sign = "-" if value < 0 else ""
-    amount = abs(value)
-    for limit, divisor, suffix in ((Decimal(1000), 1, ""), (Decimal(10**6), 1000, "k")):
-        if amount < limit:
-            scaled = amount / divisor
-            text = _round(scaled, 1 if scaled < 10 else 0)
-            if Decimal(text) < limit / divisor:
-                return f"{sign}${text}{suffix}"
-    return f"{sign}${_round(amount / 10**6, 1 if amount < 10**7 else 0)}M"
-
-
-def _round(value: Decimal, places: int) -> str:
-    quantum = Decimal(1).scaleb(-places)
-    text = str(value.quantize(quantum, rounding=ROUND_HALF_UP))
-    return text.removesuffix(".0")
 
 
 def tray_icon(text: str | None, state: str, dark: bool) -> QIcon:
