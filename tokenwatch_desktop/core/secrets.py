@@ -39,10 +39,11 @@ class KeyringState(enum.StrEnum):
 class KeyringProblem(Exception):
     """The keyring could not be used: locked, missing, plaintext-only, or too slow to answer."""
 
-    def __init__(self, state: KeyringState, message: str) -> None:
+    def __init__(self, state: KeyringState, message: str, *, timed_out: bool = False) -> None:
         super().__init__(message)
         self.state = state
         self.message = message
+        self.timed_out = timed_out
 
 
 class InvalidKey(ValueError):
@@ -149,11 +150,7 @@ def call_with_timeout(func: Callable[[], T], timeout: float = KEYRING_TIMEOUT) -
 
     threading.Thread(target=run, name="keyring-call", daemon=True).start()
     if not done.wait(timeout):
-        raise KeyringProblem(
-            KeyringState.UNAVAILABLE,
-            f"the keyring did not answer within {timeout:.0f} s; check that the Secret Service "
-            "is running and not waiting on a prompt, or use TOKENWATCH_KEY_<ACCOUNT>",
-        )
+        raise _timed_out(timeout)
     if "error" in box:
         error = box["error"]
         if isinstance(error, KeyringProblem):
@@ -188,11 +185,16 @@ async def call_async(func: Callable[[], T], timeout: float = KEYRING_TIMEOUT) ->
     try:
         return await asyncio.wait_for(future, timeout)
     except TimeoutError:
-        raise KeyringProblem(
-            KeyringState.UNAVAILABLE,
-            f"the keyring did not answer within {timeout:.0f} s; check that the Secret Service "
-            "is running and not waiting on a prompt, or use TOKENWATCH_KEY_<ACCOUNT>",
-        ) from None
+        raise _timed_out(timeout) from None
+
+
+def _timed_out(timeout: float) -> KeyringProblem:
+    return KeyringProblem(
+        KeyringState.UNAVAILABLE,
+        f"the keyring did not answer within {timeout:g} s; check that the Secret Service "
+        "is running and not waiting on a prompt, or use TOKENWATCH_KEY_<ACCOUNT>",
+        timed_out=True,
+    )
 
 
 def _call_soon(loop: asyncio.AbstractEventLoop, *args: Any) -> None:

@@ -26,6 +26,8 @@ class AccountConfig:
     `enabled` is None when the file does not say; local-log accounts are then enabled when their
     directories exist. `options` holds provider-specific keys (`team_id`, `paths`, ...).
     `problem` is set when the entry is invalid: the account then reports a `config` error.
+    `raw` is the entry as the file had it (secret fields removed) when it is invalid, so that
+    rewriting the file keeps what the user typed instead of a guess.
     """
 
     id: str
@@ -35,6 +37,7 @@ class AccountConfig:
     base_url: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
     problem: ProblemInfo | None = None
+    raw: Any = field(default=None, compare=False, repr=False)
 
     def option(self, name: str, default: Any = None) -> Any:
         return self.options.get(name, default)
