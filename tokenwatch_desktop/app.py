@@ -1,0 +1,205 @@
+"""`tokenwatch-desktop`: the tray app's entry point.
+
+    tokenwatch-desktop [--demo] [--config PATH] [--debug] [--self-check]
+
+A second start brings the running app's window forward and exits 0. The asyncio loop runs
+inside Qt (qasync); the app's life is one coroutine, `DesktopApp.run()`, so Quit can cancel
+fetches and close the HTTP client before the loop stops.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import logging
+import logging.handlers
+import os
+import signal
+import socket
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tokenwatch_desktop import __version__
+
+if TYPE_CHECKING:
+    from tokenwatch_desktop.core.settings import Settings
+    from tokenwatch_desktop.ui.desktop import DesktopApp, Hook
+
+log = logging.getLogger(__name__)
+
+#: `file.py:function` of an async function run once after the first refresh, with the app as
+#: its argument. For the screenshot script and the benchmark; not a user setting.
+HOOK_ENV = "TOKENWATCH_DESKTOP_HOOK"
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="tokenwatch-desktop",
+        description="Show what you spend on LLM APIs in the system tray.")
+    parser.add_argument("--demo", action="store_true",
+                        help="show built-in sample accounts; nothing is sent anywhere")
+    parser.add_argument("--config", metavar="PATH", help="the config file to read and write")
+    parser.add_argument("--debug", action="store_true",
+                        help="log every HTTP call and scheduling decision to standard error")
+    parser.add_argument("--self-check", action="store_true",
+                        help="check icons, keyring, price data and config directory, then exit")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser.parse_args(argv)
+
+
+def setup_logging(debug: bool) -> None:
+    """A rotating log file in the platform log directory; with --debug, stderr at DEBUG too."""
+    from tokenwatch_desktop.core import paths
+
+    root = logging.getLogger()
+    root.setLevel(logging.DEBUG if debug else logging.INFO)
+    formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        folder = paths.log_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        handler: logging.Handler = logging.handlers.RotatingFileHandler(
+            folder / "desktop.log", maxBytes=1_000_000, backupCount=3, encoding="utf-8")
+        handler.setFormatter(formatter)
+        root.addHandler(handler)
+    except OSError as exc:
+        print(f"tokenwatch-desktop: cannot write the log file ({exc}); logging to stderr",
+              file=sys.stderr)
+        debug = True
+    if debug or os.environ.get("TOKENWATCH_DEBUG") == "1":
+        stream = logging.StreamHandler()
+        stream.setFormatter(formatter)
+        root.addHandler(stream)
+    for noisy in ("httpx", "httpcore", "qasync", "asyncio"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def load_settings(config: str | None) -> Settings:
+    from tokenwatch_desktop.core import config as config_file
+    from tokenwatch_desktop.core.settings import Settings
+
+    path = Path(config).expanduser() if config else None
+    try:
+        return config_file.load(path)
+    except Exception as exc:
+        log.error("reading the config failed (%s); using defaults", exc)
+        return Settings(path=path, warnings=[f"The config could not be read ({exc}); check "
+                                             "its permissions. Defaults are used."])
+
+
+def load_hook(spec: str) -> Hook:
+    """Load `file.py:function` from HOOK_ENV; errors name the variable and the expected form."""
+    file_name, _, function = spec.rpartition(":")
+    if not file_name or not function:
+        raise SystemExit(f"{HOOK_ENV}={spec!r}: expected /path/to/file.py:function")
+    module_spec = importlib.util.spec_from_file_location("tokenwatch_desktop_hook", file_name)
+    if module_spec is None or module_spec.loader is None:
+        raise SystemExit(f"{HOOK_ENV}: cannot load {file_name}")
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    hook: Hook = getattr(module, function)
+    return hook
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.self_check:
+        from tokenwatch_desktop.ui import selfcheck
+
+        return int(selfcheck.run())
+    setup_logging(args.debug)
+    from tokenwatch_desktop.ui.qt import QApplication
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(app, QApplication)
+    app.setApplicationName("TokenWatch")
+    app.setQuitOnLastWindowClosed(False)  # a tray app lives on with every window closed
+    from tokenwatch_desktop.ui.single_instance import SingleInstance, runtime_dir
+
+    instance = SingleInstance(runtime_dir())
+    if not instance.acquire():
+        delivered = instance.notify_running()
+        log.info("another instance is running; %s", "asked it to show its window" if delivered
+                 else "it did not answer")
+        return 0
+    try:
+        return run(app, args, instance)
+    finally:
+        instance.release()
+
+
+def run(app: Any, args: argparse.Namespace, instance: Any) -> int:
+    """Run the app on a qasync loop until Quit; close the loop without leftovers."""
+    import qasync
+
+    from tokenwatch_desktop.ui.desktop import DesktopApp
+    from tokenwatch_desktop.ui.errors import install_excepthook
+
+    install_excepthook()
+    hook_spec = os.environ.get(HOOK_ENV, "")
+    hook = load_hook(hook_spec) if hook_spec else None
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    settings = load_settings(args.config)
+    desktop = DesktopApp(settings, demo=args.demo, config_path=settings.path, hook=hook)
+    instance.activation_requested.connect(desktop.open_window)
+    wakeup = _quit_on_signals(desktop)
+    try:
+        loop.run_until_complete(desktop.run())
+        loop.run_until_complete(loop.shutdown_asyncgens())
+    finally:
+        _close_wakeup(wakeup)
+        loop.close()
+        asyncio.set_event_loop(None)
+    return 0
+
+
+def _quit_on_signals(desktop: DesktopApp) -> tuple[socket.socket, socket.socket, Any] | None:
+    """Let SIGTERM and SIGINT quit cleanly while Qt's C++ loop runs.
+
+    Python runs signal handlers only between bytecodes, and the Qt loop may sleep in C++ for a
+    long time. `signal.set_wakeup_fd` writes a byte to a socket that a QSocketNotifier watches,
+    which wakes the loop so the handler runs at once.
+    """
+    if sys.platform == "win32":
+        return None
+    from tokenwatch_desktop.ui.qt import QSocketNotifier
+
+    reader, writer = socket.socketpair()
+    reader.setblocking(False)
+    writer.setblocking(False)
+    signal.set_wakeup_fd(writer.fileno())
+    notifier = QSocketNotifier(reader.fileno(), QSocketNotifier.Type.Read)
+    notifier.activated.connect(lambda *_: _drain(reader))
+
+    def handle(signum: int, frame: object) -> None:
+        log.info("received signal %d; quitting", signum)
+        desktop.request_quit()
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)
+    return reader, writer, notifier
+
+
+def _drain(reader: socket.socket) -> None:
+    try:
+        while reader.recv(512):
+            pass
+    except (BlockingIOError, OSError):
+        pass
+
+
+def _close_wakeup(wakeup: tuple[socket.socket, socket.socket, Any] | None) -> None:
+    if wakeup is None:
+        return
+    reader, writer, notifier = wakeup
+    signal.set_wakeup_fd(-1)
+    notifier.setEnabled(False)
+    reader.close()
+    writer.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,354 @@
+"""The running desktop app: wires the controller to the tray, the window and the dialogs.
+
+`DesktopApp.run()` is the app's whole life as one coroutine on the qasync loop. It shows the
+tray icon (or, with no system tray, the window), starts refreshing, waits for Quit, then shuts
+down in order: cancel the refresh and wait for it briefly, close the HTTP clients, return.
+Quit never calls `QApplication.quit()` directly, because stopping the Qt loop under a pending
+coroutine leaves tasks and sockets behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tokenwatch_desktop.core import paths
+from tokenwatch_desktop.core.settings import Settings
+from tokenwatch_desktop.providers.http import Http, RetryPolicy, make_client
+from tokenwatch_desktop.ui.controller import Controller, engine_factory
+from tokenwatch_desktop.ui.qt import QApplication, QObject, QSystemTrayIcon, QWidget
+from tokenwatch_desktop.ui.schedule import Clock
+from tokenwatch_desktop.ui.summary import compact_amount, tooltip
+from tokenwatch_desktop.ui.tr import tr
+from tokenwatch_desktop.ui.tray import Tray
+
+if TYPE_CHECKING:
+    import httpx
+
+    from tokenwatch_desktop.providers.fake import FakeWorld
+    from tokenwatch_desktop.ui.window import MainWindow
+
+log = logging.getLogger(__name__)
+
+#: The desktop app waits at most this long for a `Retry-After`; a longer wait ends the account
+#: with `rate_limited`, and the scheduler tries again at the account's next due time.
+DESKTOP_RETRY = RetryPolicy(attempts=3, max_wait=10.0)
+
+Hook = Callable[["DesktopApp"], Awaitable[None]]
+
+
+class Clients:
+    """The shared `httpx.AsyncClient`s, created on first use: one real, one for demo data."""
+
+    def __init__(self, retry: RetryPolicy = DESKTOP_RETRY,
+                 transport: httpx.AsyncBaseTransport | None = None,
+                 world: FakeWorld | None = None) -> None:
+        self.retry = retry
+        self.transport = transport
+        self.world = world
+        self._real: Http | None = None
+        self._demo: Http | None = None
+
+    def http(self, demo: bool) -> Http:
+        if demo:
+            if self._demo is None:
+                from tokenwatch_desktop.providers.fake import FakeWorld
+                from tokenwatch_desktop.providers.fake.transport import fake_transport
+
+                world = self.world or FakeWorld()
+                self._demo = Http(make_client(fake_transport(world)), self.retry)
+            return self._demo
+        if self._real is None:
+            self._real = Http(make_client(self.transport), self.retry)
+        return self._real
+
+    async def aclose(self) -> None:
+        for http in (self._real, self._demo):
+            if http is not None:
+                await http.client.aclose()
+        self._real = self._demo = None
+
+
+def open_history() -> object | None:
+    """The figure store for stale fallbacks, when the history module is installed."""
+    try:
+        from tokenwatch_desktop.core.history import SqliteHistory  # type: ignore[import-not-found]
+    except ImportError:
+        log.info("no history store available; last good figures are kept in memory only")
+        return None
+    try:
+        return SqliteHistory(paths.data_dir())  # type: ignore[no-any-return]
+    except Exception:
+        log.exception("opening the history store failed; figures are kept in memory only")
+        return None
+
+
+class DesktopApp(QObject):
+    """The tray, the window and the controller of one running app.
+
+    `tray_available` decides between the tray icon and a plain window (tests inject it).
+    `hook`, when given, runs once after the first refresh: screenshots and benchmarks use it.
+    """
+
+    def __init__(self, settings: Settings, *, demo: bool = False, config_path: Path | None = None,
+                 clients: Clients | None = None, clock: Clock | None = None,
+                 tray_available: Callable[[], bool] = QSystemTrayIcon.isSystemTrayAvailable,
+                 history: Callable[[], object | None] = open_history,
+                 hook: Hook | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.config_path = config_path or settings.path or paths.config_path()
+        self.clients = clients or Clients()
+        self.first_run_demo = False
+        self.controller = Controller(
+            settings, engine_factory(self.clients.http, history, paths.data_dir),
+            demo=demo, clock=clock, parent=self)
+        self.tray_available = tray_available
+        self.tray: Tray | None = None
+        self._window: MainWindow | None = None
+        self.settings_dialog: QWidget | None = None
+        self.hook = hook
+        self._hook_task: asyncio.Task[None] | None = None
+        self.timings: dict[str, float] = {}
+        self._quit: asyncio.Event | None = None
+        self._connect_controller()
+
+    @property
+    def demo(self) -> bool:
+        return self.controller.demo
+
+    # -- start and stop -----------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Show the app, refresh until Quit, then shut down cleanly."""
+        self._quit = asyncio.Event()
+        self._show_first()
+        self.controller.start()
+        if not self.controller.accounts:
+            self.open_window()
+        await self._quit.wait()
+        await self.shutdown()
+
+    def _show_first(self) -> None:
+        if self.tray_available():
+            self.tray = Tray(self)
+            self._connect_tray(self.tray)
+            self.tray.set_period(self.controller.period)
+            self.tray.show()
+            self.timings["tray_shown"] = time.time()
+            log.info("tray icon shown")
+        else:
+            log.warning("no system tray is available; showing the window instead")
+            self.open_window()
+            self.timings["window_shown"] = time.time()
+
+    def request_quit(self) -> None:
+        log.info("quit requested")
+        if self._quit is not None:
+            self._quit.set()
+
+    async def shutdown(self) -> None:
+        """Cancel the refresh, close the windows and the HTTP clients; the loop can then stop."""
+        if self._hook_task is not None and not self._hook_task.done():
+            self._hook_task.cancel()
+            await asyncio.gather(self._hook_task, return_exceptions=True)
+        await self.controller.shutdown()
+        if self.settings_dialog is not None:
+            self.settings_dialog.close()
+        if self._window is not None:
+            self._window.keep_running_on_close = True
+            self._window.hide()
+        if self.tray is not None:
+            self.tray.hide()
+        await self.clients.aclose()
+        log.info("shut down cleanly")
+
+    # -- wiring -------------------------------------------------------------------------
+
+    def _connect_controller(self) -> None:
+        c = self.controller
+        c.report_changed.connect(self._on_report)
+        c.state_changed.connect(self._on_state)
+        c.accounts_changed.connect(self._on_accounts)
+        c.failure_changed.connect(self._on_failure)
+        c.notify.connect(self.notify)
+        c.message.connect(self._on_message)
+
+    def _connect_tray(self, tray: Tray) -> None:
+        tray.open_requested.connect(self.open_window)
+        tray.refresh_requested.connect(self.controller.refresh_now)
+        tray.period_requested.connect(self.set_period)
+        tray.settings_requested.connect(self.open_settings)
+        tray.quit_requested.connect(self.request_quit)
+
+    def window(self) -> MainWindow:
+        """The summary window, built on first use (not needed before the tray shows)."""
+        if self._window is None:
+            from tokenwatch_desktop.ui.window import MainWindow
+
+            window = MainWindow(demo=self.demo)
+            window.keep_running_on_close = self.tray is not None
+            window.period_requested.connect(self.set_period)
+            window.refresh_requested.connect(self.controller.refresh_now)
+            window.settings_requested.connect(self.open_settings)
+            window.quit_requested.connect(self.request_quit)
+            window.demo_requested.connect(self.show_demo)
+            window.visibility_changed.connect(self.controller.set_window_open)
+            window.set_period(self.controller.period)
+            window.set_accounts(self.controller.accounts, not self.controller.accounts)
+            window.show_report(self.controller.report)
+            window.set_failure(self.controller.failure)
+            window.set_state(self.controller.state.value, self.controller.last_refresh)
+            self._window = window
+            self._apply_app_icon(window)
+        return self._window
+
+    def _apply_app_icon(self, window: QWidget) -> None:
+        try:
+            from tokenwatch_desktop.ui import icons
+
+            window.setWindowIcon(icons.app_icon())
+        except Exception:
+            log.exception("loading the application icon failed")
+
+    def open_window(self) -> None:
+        self.controller.check_resume()
+        self.window().bring_forward()
+
+    def set_period(self, label: str) -> None:
+        self.controller.set_period(label)
+        if self.tray is not None:
+            self.tray.set_period(label)
+        if self._window is not None:
+            self._window.set_period(label)
+
+    def show_demo(self) -> None:
+        """First run: show the built-in demo accounts until real ones are configured."""
+        self.first_run_demo = True
+        self.controller.apply_settings(self.controller.settings, demo=True)
+        if self._window is not None:
+            self._window.set_demo(True)
+
+    def open_settings(self) -> None:
+        """Open the settings dialog (non-modal); a second request brings it forward."""
+        if self.settings_dialog is not None and self.settings_dialog.isVisible():
+            self.settings_dialog.raise_()
+            self.settings_dialog.activateWindow()
+            return
+        try:
+            from tokenwatch_desktop.ui.settings import SettingsDialog
+        except ImportError:
+            log.exception("the settings dialog could not be loaded")
+            self._show_message(tr("The settings dialog could not be loaded. Edit {path} or run "
+                                  "`tokenwatch setup`.").format(path=self.config_path))
+            return
+        parent = self._window if self._window is not None and self._window.isVisible() else None
+        settings = self._user_settings()
+        dialog = SettingsDialog(settings, self.config_path, self.clients.http(False), parent)
+        dialog.settings_changed.connect(self.apply_settings)
+        self.settings_dialog = dialog
+        dialog.open()
+
+    def _user_settings(self) -> Settings:
+        """The settings as the user saved them: in demo mode, the file's, not the demo accounts."""
+        if not self.demo:
+            return self.controller.settings
+        from tokenwatch_desktop.core import config
+
+        try:
+            return config.load(self.config_path)
+        except Exception:
+            log.exception("reading %s for the settings dialog failed", self.config_path)
+            return Settings(path=self.config_path)
+
+    def apply_settings(self, settings: Any) -> None:
+        """New settings from the dialog. Real accounts end a first-run demo."""
+        if not isinstance(settings, Settings):
+            log.warning("ignored settings of type %s", type(settings).__name__)
+            return
+        demo = self.demo
+        if self.first_run_demo and settings.accounts:
+            self.first_run_demo = False
+            demo = False
+            if self._window is not None:
+                self._window.set_demo(False)
+        self.controller.apply_settings(settings, demo=demo)
+
+    # -- views follow the controller ----------------------------------------------------
+
+    def _on_report(self, report: object) -> None:
+        if self._window is not None:
+            self._window.show_report(self.controller.report)
+        self._update_tray()
+        if self.controller.report is not None and self.controller.last_refresh is not None:
+            self._run_hook()
+
+    def _on_state(self, state: str) -> None:
+        if self._window is not None:
+            self._window.set_state(state, self.controller.last_refresh)
+        self._update_tray()
+
+    def _on_accounts(self, accounts: object) -> None:
+        if self._window is not None:
+            self._window.set_accounts(self.controller.accounts, not self.controller.accounts)
+            self._window.set_demo(self.demo)
+
+    def _on_failure(self, text: str) -> None:
+        if self._window is not None:
+            self._window.set_failure(text)
+        if text and self._window is None and self.tray is None:
+            self.open_window()
+
+    def _on_message(self, text: str) -> None:
+        self._show_message(text)
+
+    def _show_message(self, text: str) -> None:
+        if self._window is not None and self._window.isVisible():
+            self._window.statusBar().showMessage(text, 15000)
+        elif self.tray is not None:
+            self.tray.notify(tr("TokenWatch"), text)
+
+    def notify(self, title: str, message: str) -> None:
+        """A one-off desktop notification; without a tray, the window's status bar."""
+        log.info("notification: %s", title)
+        if self.tray is not None:
+            self.tray.notify(title, message)
+        else:
+            self.window().statusBar().showMessage(f"{title}: {message}", 30000)
+
+    def _update_tray(self) -> None:
+        if self.tray is None:
+            return
+        c = self.controller
+        report = c.report
+        text = compact_amount(report.totals.cost) if report is not None else None
+        self.tray.set_icon(text, c.state.value)
+        try:
+            tip = tooltip(report, c.settings, c.demo, c.clock.now())
+        except Exception:
+            log.exception("building the tray tooltip failed")
+            tip = tr("TokenWatch")
+        self.tray.set_tooltip(tip)
+
+    def _run_hook(self) -> None:
+        if self.hook is None or self._hook_task is not None:
+            return
+        self._hook_task = asyncio.ensure_future(self._call_hook(self.hook))
+
+    async def _call_hook(self, hook: Hook) -> None:
+        try:
+            await hook(self)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("the automation hook failed")
+            self.request_quit()
+
+
+def application() -> QApplication:
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    return app

@@ -1,0 +1,107 @@
+"""One running app per user: a QLockFile guards a QLocalServer that a second start talks to.
+
+The first instance holds the lock and listens. A second start cannot take the lock, connects,
+sends `show`, and exits 0; the first then brings its window forward. A stale lock left by a
+crashed instance is detected by QLockFile (its process is gone) and taken over.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from tokenwatch_desktop.ui.qt import QLockFile, QObject, Signal, network
+
+log = logging.getLogger(__name__)
+
+SHOW = b"show\n"
+CONNECT_TIMEOUT_MS = 2000
+
+
+def runtime_dir(environ: dict[str, str] | None = None) -> Path:
+    """A per-user directory for the lock and the socket, created with mode 0700.
+
+    `$XDG_RUNTIME_DIR/TokenWatch` when that is set, else `tokenwatch-<user>` in the temp dir.
+    """
+    env = dict(os.environ) if environ is None else environ
+    base = env.get("XDG_RUNTIME_DIR", "")
+    if base and Path(base).is_dir():
+        folder = Path(base) / "TokenWatch"
+    else:
+        user = str(os.getuid()) if hasattr(os, "getuid") else env.get("USERNAME", "user")
+        folder = Path(tempfile.gettempdir()) / f"tokenwatch-{user}"
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return folder
+
+
+def server_name(folder: Path) -> str:
+    """A socket path on Unix; a per-user pipe name on Windows, where names are not paths."""
+    if sys.platform == "win32":
+        return f"tokenwatch-desktop-{os.environ.get('USERNAME', 'user')}"
+    return str(folder / "desktop.sock")
+
+
+class SingleInstance(QObject):
+    """Signals: activation_requested() when another start asked this one to show itself."""
+
+    activation_requested = Signal()
+
+    def __init__(self, folder: Path, name: str | None = None,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.folder = folder
+        self.name = name or server_name(folder)
+        self.lock = QLockFile(str(folder / "desktop.lock"))
+        self.lock.setStaleLockTime(0)  # stale only when the owning process is gone
+        self.server: object | None = None
+
+    def acquire(self) -> bool:
+        """Take the lock and listen; False when another instance holds it."""
+        if not self.lock.tryLock(100):
+            return False
+        qtnetwork = network()
+        qtnetwork.QLocalServer.removeServer(self.name)  # a socket left by a crashed run
+        server = qtnetwork.QLocalServer(self)
+        server.setSocketOptions(qtnetwork.QLocalServer.SocketOption.UserAccessOption)
+        if not server.listen(self.name):
+            log.warning("could not listen on %s (%s); a second start will not find this one",
+                        self.name, server.errorString())
+        server.newConnection.connect(self._on_connection)
+        self.server = server
+        return True
+
+    def _on_connection(self) -> None:
+        server = self.server
+        assert server is not None
+        while server.hasPendingConnections():  # type: ignore[attr-defined]
+            socket = server.nextPendingConnection()  # type: ignore[attr-defined]
+            socket.readyRead.connect(lambda s=socket: self._on_ready(s))
+            socket.disconnected.connect(socket.deleteLater)
+
+    def _on_ready(self, socket: object) -> None:
+        data = bytes(socket.readAll().data())  # type: ignore[attr-defined]
+        if SHOW.strip() in data:
+            log.info("another start asked this instance to show its window")
+            self.activation_requested.emit()
+
+    def notify_running(self) -> bool:
+        """Ask the running instance to show its window; True when the message was delivered."""
+        qtnetwork = network()
+        socket = qtnetwork.QLocalSocket()
+        socket.connectToServer(self.name)
+        if not socket.waitForConnected(CONNECT_TIMEOUT_MS):
+            log.warning("another instance holds the lock but did not answer on %s", self.name)
+            return False
+        socket.write(SHOW)
+        delivered = bool(socket.waitForBytesWritten(CONNECT_TIMEOUT_MS))
+        socket.disconnectFromServer()
+        return delivered
+
+    def release(self) -> None:
+        if self.server is not None:
+            self.server.close()  # type: ignore[attr-defined]
+            self.server = None
+        self.lock.unlock()
