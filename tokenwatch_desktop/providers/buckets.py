@@ -18,7 +18,7 @@ from typing import Any, Generic, TypeVar
 
 from tokenwatch_desktop.core.errors import ErrorKind, ParseError, ProviderError
 from tokenwatch_desktop.core.periods import Period, split
-from tokenwatch_desktop.core.records import ProblemInfo
+from tokenwatch_desktop.core.records import AccountData, ProblemInfo
 from tokenwatch_desktop.providers.http import CallContext, Http, Query, follow_pages
 
 log = logging.getLogger(__name__)
@@ -197,3 +197,11 @@ def invalid_problem(ctx: CallContext, what: str, invalid: Sequence[str]) -> Prob
 def _short(value: object) -> str:
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+def add_invalid(data: AccountData, ctx: CallContext, what: str, found: Collected[Any]) -> None:
+    """Add a problem to `data` when rows of one call were left out; the account is then partial."""
+    problem = invalid_problem(ctx, what, found.invalid)
+    if problem is not None:
+        log.warning("%s: %d invalid %s rows left out", ctx.account_id, len(found.invalid), what)
+        data.problems.append(problem)

@@ -6,7 +6,6 @@ bucket count. Costs are dollars, sent as a JSON number or (seen live) a numeric 
 
 from __future__ import annotations
 
-import logging
 from collections import defaultdict
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
@@ -20,7 +19,6 @@ from tokenwatch_desktop.core.records import (
     BreakdownRow,
     CostRow,
     CostSource,
-    ProblemInfo,
     Tokens,
     UsageRow,
 )
@@ -28,8 +26,6 @@ from tokenwatch_desktop.providers import buckets, registry
 from tokenwatch_desktop.providers.base import FetchRequest, context
 from tokenwatch_desktop.providers.buckets import Collected, Row
 from tokenwatch_desktop.providers.http import CallContext
-
-log = logging.getLogger(__name__)
 
 COSTS_PATH = "/organization/costs"
 USAGE_PATH = "/organization/usage/completions"
@@ -55,10 +51,10 @@ async def fetch(request: FetchRequest) -> AccountData:
 
     data = AccountData(costs=costs.result().rows, usage=usage.result().rows)
     data.unknown_days = set(request.period.days()) - costs.result().days
-    _add_problem(data, ctx, "cost", costs.result())
-    _add_problem(data, ctx, "usage", usage.result())
+    buckets.add_invalid(data, ctx, "cost", costs.result())
+    buckets.add_invalid(data, ctx, "usage", usage.result())
     if split is not None and breakdown is not None:
-        _add_problem(data, ctx, "breakdown cost", split.result())
+        buckets.add_invalid(data, ctx, "breakdown cost", split.result())
         data.breakdown = _breakdown(split.result().rows, breakdown[1])
     if request.period.end >= request.now.astimezone(UTC).date() - timedelta(SETTLING_DAYS - 1):
         data.notes.append(SETTLING_NOTE)
@@ -162,10 +158,3 @@ def _breakdown(rows: list[CostRow], null_label: str) -> list[BreakdownRow]:
         totals[row.label or null_label] += row.amount
     ordered = sorted(totals.items(), key=lambda item: (-item[1], item[0]))
     return [BreakdownRow(group, cost, None) for group, cost in ordered]
-
-
-def _add_problem(data: AccountData, ctx: CallContext, what: str, found: Collected[Any]) -> None:
-    problem: ProblemInfo | None = buckets.invalid_problem(ctx, what, found.invalid)
-    if problem is not None:
-        log.warning("%s: %d invalid %s rows left out", ctx.account_id, len(found.invalid), what)
-        data.problems.append(problem)
