@@ -1,0 +1,157 @@
+"""Incremental scans: appended lines, rewritten, renamed and deleted files, copies found later."""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+from pathlib import Path
+
+from local_logs import Runner, assistant, compact, period, requests, total_tokens, write
+
+from tokenwatch_desktop.local import account, scanner
+from tokenwatch_desktop.local.store import Ledger
+
+MARCH = period(date(2026, 3, 1), date(2026, 3, 31))
+
+
+def _at(minute: int) -> str:
+    return f"2026-03-01T10:{minute:02d}:00.000Z"
+
+
+def test_appended_lines_are_read_once(tmp_path: Path, run: Runner) -> None:
+    log = write(tmp_path / "logs" / "p" / "s.jsonl", [assistant("msg_A", "req_A", _at(0), 10)])
+    run("claude-code", tmp_path / "logs", MARCH)
+
+    write(log, [assistant("msg_A", "req_A", _at(1), 25), assistant("msg_B", "req_B", _at(2), 5)],
+          mode="ab")
+    data = run("claude-code", tmp_path / "logs", MARCH)
+
+    assert requests(data) == 2
+    assert total_tokens(data).output == 25 + 5
+
+
+def test_half_written_line_waits_for_its_end(tmp_path: Path, run: Runner) -> None:
+    whole = compact(assistant("msg_B", "req_B", _at(2), 5))
+    log = write(tmp_path / "logs" / "p" / "s.jsonl",
+                [assistant("msg_A", "req_A", _at(0), 10), whole[:50]])
+    first = run("claude-code", tmp_path / "logs", MARCH)
+
+    write(log, [whole[50:]], mode="ab")
+    second = run("claude-code", tmp_path / "logs", MARCH)
+
+    assert requests(first) == 1
+    assert requests(second) == 2
+    assert not any("corrupt" in note for note in second.notes)
+
+
+def test_nothing_new_reads_nothing(tmp_path: Path, run: Runner) -> None:
+    write(tmp_path / "logs" / "p" / "s.jsonl", [assistant("msg_A", "req_A", _at(0), 10)])
+    run("claude-code", tmp_path / "logs", MARCH)
+    ledger = account.LEDGERS.get(account.store_path(run.data_dir, "claude-code"), "anthropic")
+
+    paths = scanner.find_files([tmp_path / "logs"], "claude-code")
+    result = scanner.scan(paths, "claude-code", ledger.files())
+
+    assert result.files_read == 0
+    assert result.lines == []
+
+
+def test_later_better_copy_in_other_file_moves_totals(tmp_path: Path, run: Runner) -> None:
+    write(tmp_path / "logs" / "p" / "a.jsonl", [assistant("msg_A", "req_A", _at(5), 10)])
+    run("claude-code", tmp_path / "logs", MARCH)
+
+    write(tmp_path / "logs" / "q" / "b.jsonl", [assistant("msg_A", "req_A", _at(1), 80),
+                                                assistant("msg_A", None, _at(7), 3)])
+    data = run("claude-code", tmp_path / "logs", MARCH)
+
+    assert requests(data) == 1
+    assert total_tokens(data).output == 80
+
+
+def test_truncated_file_is_read_again(tmp_path: Path, run: Runner) -> None:
+    log = write(tmp_path / "logs" / "p" / "s.jsonl",
+                [assistant("msg_A", "req_A", _at(0), 10), assistant("msg_B", "req_B", _at(1), 20)])
+    run("claude-code", tmp_path / "logs", MARCH)
+
+    # Rewritten shorter: one old response again plus a new one. History keeps msg_B.
+    write(log, [assistant("msg_A", "req_A", _at(0), 10), assistant("msg_C", "req_C", _at(2), 1)])
+    data = run("claude-code", tmp_path / "logs", MARCH)
+
+    assert requests(data) == 3
+    assert total_tokens(data).output == 10 + 20 + 1
+
+
+def test_rewritten_file_same_size_is_read_again(tmp_path: Path, run: Runner) -> None:
+    log = write(tmp_path / "logs" / "p" / "s.jsonl", [assistant("msg_A", "req_A", _at(0), 10)])
+    run("claude-code", tmp_path / "logs", MARCH)
+
+    write(log, [assistant("msg_Z", "req_Z", _at(0), 10)])
+    os.utime(log, ns=(1, 1))
+    data = run("claude-code", tmp_path / "logs", MARCH)
+
+    assert requests(data) == 2
+
+
+def test_rotated_file_new_inode_same_name(tmp_path: Path, run: Runner) -> None:
+    log = write(tmp_path / "logs" / "p" / "s.jsonl", [assistant("msg_A", "req_A", _at(0), 10)])
+    run("claude-code", tmp_path / "logs", MARCH)
+
+    log.rename(log.with_name("s.jsonl.1"))  # no longer a *.jsonl file: gone from the scan
+    write(log, [assistant("msg_A", "req_A", _at(0), 10), assistant("msg_B", "req_B", _at(1), 4)])
+    data = run("claude-code", tmp_path / "logs", MARCH)
+
+    assert requests(data) == 2
+    assert total_tokens(data).output == 14
+
+
+def test_renamed_file_keeps_its_position(tmp_path: Path, run: Runner) -> None:
+    log = write(tmp_path / "logs" / "p" / "s.jsonl", [assistant(None, "req_A", _at(0), 10)])
+    run("claude-code", tmp_path / "logs", MARCH)
+
+    moved = log.rename(log.with_name("renamed.jsonl"))
+    write(moved, [assistant(None, "req_B", _at(1), 4)], mode="ab")
+    data = run("claude-code", tmp_path / "logs", MARCH)
+
+    assert requests(data) == 2
+    assert total_tokens(data).output == 14
+
+
+def test_deleted_files_keep_history(tmp_path: Path, run: Runner) -> None:
+    log = write(tmp_path / "logs" / "p" / "s.jsonl", [assistant("msg_A", "req_A", _at(0), 10)])
+    run("claude-code", tmp_path / "logs", MARCH)
+
+    log.unlink()
+    data = run("claude-code", tmp_path / "logs", MARCH)
+    ledger = account.LEDGERS.get(account.store_path(run.data_dir, "claude-code"), "anthropic")
+
+    assert requests(data) == 1
+    assert total_tokens(data).output == 10
+    assert ledger.files() == {}
+
+
+def test_history_survives_a_new_process(tmp_path: Path, run: Runner) -> None:
+    log = write(tmp_path / "logs" / "p" / "s.jsonl", [assistant("msg_A", "req_A", _at(0), 10)])
+    run("claude-code", tmp_path / "logs", MARCH)
+    account.LEDGERS.close_all()  # as if the program had exited
+
+    write(log, [assistant("msg_A", "req_A", _at(1), 30)], mode="ab")
+    data = run("claude-code", tmp_path / "logs", MARCH)
+
+    assert requests(data) == 1
+    assert total_tokens(data).output == 30
+
+
+def test_store_keeps_buckets_per_quarter_hour(tmp_path: Path, run: Runner) -> None:
+    write(tmp_path / "logs" / "p" / "s.jsonl", [
+        assistant("msg_A", "req_A", "2026-03-01T10:00:00.000Z", 1),
+        assistant("msg_B", "req_B", "2026-03-01T10:14:59.999Z", 1),
+        assistant("msg_C", "req_C", "2026-03-01T10:15:00.000Z", 1),
+    ])
+    run("claude-code", tmp_path / "logs", MARCH)
+
+    ledger = Ledger(account.store_path(run.data_dir, "claude-code"), "anthropic")
+    rows = sorted((row.bucket * 900, row.counts[5]) for row in ledger.buckets(0, 2**40))
+    ledger.close()
+
+    start = 1772359200  # 2026-03-01T10:00:00Z
+    assert rows == [(start, 2), (start + 900, 1)]

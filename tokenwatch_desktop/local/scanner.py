@@ -1,0 +1,211 @@
+"""Find the log files of an account and read what was appended to each since the last scan.
+
+A file is known by its device and inode, so a renamed file keeps its position, and a new file
+under an old name is read from the start. A file that shrank, or whose first bytes changed, was
+rewritten and is read again from the start; copies of responses already counted then join
+them instead of adding. Only whole lines are read; a line still being written waits for the
+next scan.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tokenwatch_desktop.local import claude_lines
+from tokenwatch_desktop.local.codex_lines import RolloutReader
+from tokenwatch_desktop.local.lines import LineError, LineProblem, UsageLine
+from tokenwatch_desktop.local.store import FileState
+
+log = logging.getLogger(__name__)
+
+HEAD_BYTES = 1024
+CHUNK_BYTES = 16 * 1024 * 1024
+CLAUDE = "claude-code"
+CODEX = "codex"
+
+
+@dataclass
+class FileScan:
+    """What reading one file produced."""
+
+    state: FileState
+    lines: list[UsageLine] = field(default_factory=list)
+    bytes_read: int = 0
+
+
+@dataclass
+class ScanResult:
+    lines: list[UsageLine]
+    states: list[FileState]
+    gone: list[tuple[int, int]]
+    files_read: int = 0
+    bytes_read: int = 0
+
+
+def find_files(roots: Iterable[Path], kind: str) -> list[Path]:
+    """Every `*.jsonl` under the roots, sorted; for Codex, the first file of each name only.
+
+    Codex roots list `sessions` before `archived_sessions`, so a rollout present in both is read
+    from `sessions`.
+    """
+    found: list[Path] = []
+    names: set[str] = set()
+    for root in roots:
+        for path in sorted(_walk(root)):
+            if kind == CODEX:
+                if path.name in names:
+                    continue
+                names.add(path.name)
+            found.append(path)
+    return found
+
+
+def _walk(root: Path) -> Iterable[Path]:
+    try:
+        for directory, _dirs, files in os.walk(root):
+            for name in files:
+                if name.endswith(".jsonl"):
+                    yield Path(directory, name)
+    except OSError as exc:
+        log.debug("cannot list %s: %s", root, exc)
+
+
+def scan(paths: Sequence[Path], kind: str, known: dict[tuple[int, int], FileState],
+         read: Callable[[Path, str, FileState | None], FileScan | None] | None = None,
+         ) -> ScanResult:
+    """Read new data from every file; files no longer present are reported in `gone`."""
+    reader = read or read_file
+    result = ScanResult([], [], [])
+    seen: set[tuple[int, int]] = set()
+    for path in paths:
+        identity = _identity(path)
+        if identity is None:
+            continue
+        seen.add(identity)
+        outcome = reader(path, kind, known.get(identity))
+        if outcome is None:
+            continue
+        result.lines.extend(outcome.lines)
+        result.states.append(outcome.state)
+        result.files_read += 1
+        result.bytes_read += outcome.bytes_read
+    result.gone = [identity for identity in known if identity not in seen]
+    return result
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return (info.st_dev, info.st_ino)
+
+
+def read_file(path: Path, kind: str, previous: FileState | None) -> FileScan | None:
+    """Read the unread part of one file; None when nothing changed since `previous`."""
+    try:
+        with open(path, "rb") as handle:
+            info = os.fstat(handle.fileno())
+            if previous is not None and _unchanged(previous, path, info):
+                return None
+            head = handle.read(HEAD_BYTES)
+            state = _resume(path, info, head, previous)
+            handle.seek(state.offset)
+            return _read_from(handle, path, kind, state, head)
+    except OSError as exc:
+        log.warning("cannot read %s: %s", path, exc)
+        return None
+
+
+def _unchanged(previous: FileState, path: Path, info: os.stat_result) -> bool:
+    return (previous.size == info.st_size and previous.path == str(path)
+            and previous.state.get("mtime") == info.st_mtime_ns)
+
+
+def _resume(path: Path, info: os.stat_result, head: bytes,
+            previous: FileState | None) -> FileState:
+    """Where to start: the previous offset, or 0 for a new, shrunk or rewritten file."""
+    if previous is not None:
+        known_head = head[:previous.state.get("head_len", 0)]
+        if info.st_size >= previous.offset and _digest(known_head) == previous.head:
+            previous.path, previous.size = str(path), info.st_size
+            previous.state["mtime"] = info.st_mtime_ns
+            return previous
+        log.debug("%s was rewritten; reading it again from the start", path)
+    state = FileState(info.st_dev, info.st_ino, str(path), info.st_size, 0, _digest(head),
+                      {"head_len": len(head), "mtime": info.st_mtime_ns})
+    return state
+
+
+def _digest(data: bytes) -> bytes:
+    return hashlib.blake2b(data, digest_size=16).digest()
+
+
+def _read_from(handle: Any, path: Path, kind: str, state: FileState, head: bytes) -> FileScan:
+    outcome = FileScan(state)
+    parse = _parser(kind, path, state, head)
+    carry = b""
+    while True:
+        chunk = handle.read(CHUNK_BYTES)
+        if not chunk:
+            break
+        data = carry + chunk
+        end = data.rfind(b"\n") + 1
+        carry = data[end:]
+        if end:
+            _parse_block(data[:end], parse, state, outcome.lines, kind)
+            state.offset += end
+            outcome.bytes_read += end
+    return outcome
+
+
+def _parser(kind: str, path: Path, state: FileState,
+            head: bytes) -> Callable[[bytes], UsageLine | None]:
+    if kind == CLAUDE:
+        return claude_lines.parse_line
+    if state.offset == 0:
+        state.state["codex"] = {}
+    reader = RolloutReader(path.name, state.state.setdefault("codex", {}))
+    if state.offset == 0:
+        reader.start(head)
+    return reader.feed
+
+
+def _parse_block(block: bytes, parse: Callable[[bytes], UsageLine | None], state: FileState,
+                 into: list[UsageLine], kind: str) -> None:
+    for raw in _candidate_lines(block, kind):
+        try:
+            line = parse(raw)
+        except LineError as exc:
+            if exc.problem is LineProblem.CORRUPT:
+                state.corrupt += 1
+            else:
+                state.invalid += 1
+            continue
+        if line is None:
+            continue
+        if line.message_id is None:
+            # A line without a message id counts on its own; the same bytes read again after a
+            # rewrite are the same line.
+            line.message_id = "line:" + hashlib.blake2b(raw, digest_size=12).hexdigest()
+        into.append(line)
+
+
+def _candidate_lines(block: bytes, kind: str) -> Iterable[bytes]:
+    """Lines that may carry usage, found by a byte search so the others are never decoded."""
+    if kind != CLAUDE:
+        yield from block.split(b"\n")
+        return
+    marker = claude_lines.USAGE_KEY
+    position = block.find(marker)
+    while position != -1:
+        start = block.rfind(b"\n", 0, position) + 1
+        end = block.find(b"\n", position)
+        yield block[start:end]
+        position = block.find(marker, end)

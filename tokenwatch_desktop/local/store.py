@@ -1,0 +1,300 @@
+"""What a local-log account has learned: responses, UTC 15-minute buckets and file positions.
+
+Kept in SQLite, on disk under the data directory or in memory (demo mode). Buckets hold per
+model the summed token kinds, the response count and the estimated cost, so either day
+convention in any zone can be rebuilt; responses are kept so that a copy of a response found
+later (in another file, or after a rescan) replaces or joins the one counted instead of adding to
+it. History stays when log files are deleted.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from tokenwatch_desktop.core.pricing import PriceTable
+from tokenwatch_desktop.local.dedupe import Change, Response, ResponseBook
+from tokenwatch_desktop.local.lines import BUCKET_SECONDS, UsageLine
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = "1"
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS files (
+    dev INTEGER NOT NULL, ino INTEGER NOT NULL, path TEXT NOT NULL, size INTEGER NOT NULL,
+    offset INTEGER NOT NULL, head BLOB NOT NULL, state TEXT NOT NULL,
+    corrupt INTEGER NOT NULL, invalid INTEGER NOT NULL, PRIMARY KEY (dev, ino));
+CREATE TABLE IF NOT EXISTS responses (
+    id INTEGER PRIMARY KEY, message_id TEXT NOT NULL, request_id TEXT,
+    any_sidechain INTEGER NOT NULL, first_ms INTEGER NOT NULL, at_ms INTEGER NOT NULL,
+    model TEXT, input INTEGER NOT NULL, cache_read INTEGER NOT NULL,
+    cache_write_5m INTEGER NOT NULL, cache_write_1h INTEGER NOT NULL, output INTEGER NOT NULL,
+    sidechain INTEGER NOT NULL, fast INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS responses_message ON responses (message_id);
+CREATE TABLE IF NOT EXISTS buckets (
+    bucket INTEGER NOT NULL, model TEXT NOT NULL, input INTEGER NOT NULL,
+    cache_read INTEGER NOT NULL, cache_write_5m INTEGER NOT NULL,
+    cache_write_1h INTEGER NOT NULL, output INTEGER NOT NULL, requests INTEGER NOT NULL,
+    cost TEXT NOT NULL, unpriced INTEGER NOT NULL, PRIMARY KEY (bucket, model));
+"""
+_RESPONSE_COLUMNS = (
+    "message_id, request_id, any_sidechain, first_ms, at_ms, model, input, cache_read, "
+    "cache_write_5m, cache_write_1h, output, sidechain, fast"
+)
+#: Counts per bucket row: input, cache_read, cache_write_5m, cache_write_1h, output, requests,
+#: unpriced requests; plus the cost of the priced requests.
+_COUNTS = 7
+
+
+@dataclass
+class FileState:
+    """How far one log file (by device and inode) has been read."""
+
+    dev: int
+    ino: int
+    path: str
+    size: int
+    offset: int
+    head: bytes
+    state: dict[str, Any] = field(default_factory=dict)
+    corrupt: int = 0
+    invalid: int = 0
+
+
+@dataclass
+class BucketRow:
+    bucket: int
+    model: str | None
+    counts: list[int]
+    cost: Decimal
+
+    @property
+    def unpriced(self) -> int:
+        return self.counts[6]
+
+
+class Ledger:
+    """Responses and buckets of one account, in one SQLite database.
+
+    All methods run on a worker thread; `lock` keeps one scan at a time per ledger.
+    """
+
+    def __init__(self, path: Path | None, vendor: str) -> None:
+        self.path = path
+        self.vendor = vendor
+        self.lock = threading.Lock()
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(":memory:" if path is None else str(path),
+                                  check_same_thread=False, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL" if path else "PRAGMA journal_mode=MEMORY")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(_SCHEMA)
+        self._check_version()
+
+    def close(self) -> None:
+        self.db.close()
+
+    def _check_version(self) -> None:
+        found = self.meta("schema")
+        if found is None:
+            self.set_meta("schema", SCHEMA_VERSION)
+        elif found != SCHEMA_VERSION:
+            raise RuntimeError(f"local-log store {self.path} has schema {found}, "
+                               f"expected {SCHEMA_VERSION}; move the file aside to rebuild it")
+
+    def meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    # Files -------------------------------------------------------------------------------
+
+    def files(self) -> dict[tuple[int, int], FileState]:
+        rows = self.db.execute(
+            "SELECT dev, ino, path, size, offset, head, state, corrupt, invalid FROM files")
+        return {(r[0], r[1]): FileState(r[0], r[1], r[2], r[3], r[4], bytes(r[5]),
+                                        json.loads(r[6]), r[7], r[8]) for r in rows}
+
+    def line_problems(self) -> tuple[int, int]:
+        row = self.db.execute("SELECT COALESCE(SUM(corrupt), 0), COALESCE(SUM(invalid), 0) "
+                              "FROM files").fetchone()
+        return int(row[0]), int(row[1])
+
+    def fallback_models(self) -> int:
+        """Codex turns counted under the fallback model, over the files still present."""
+        return sum(int(state.state.get("codex", {}).get("fallback", 0))
+                   for state in self.files().values())
+
+    def _save_files(self, states: Iterable[FileState], gone: Iterable[tuple[int, int]]) -> None:
+        self.db.executemany("DELETE FROM files WHERE dev = ? AND ino = ?", list(gone))
+        self.db.executemany(
+            "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(s.dev, s.ino, s.path, s.size, s.offset, s.head, json.dumps(s.state), s.corrupt,
+              s.invalid) for s in states])
+
+    # Responses ---------------------------------------------------------------------------
+
+    def apply(self, lines: Sequence[UsageLine], prices: PriceTable, states: Iterable[FileState],
+              gone: Iterable[tuple[int, int]]) -> int:
+        """Count new lines, then save the file positions, in one transaction.
+
+        Returns how many responses changed. Prices are checked first: when the table changed
+        since the buckets were built, every stored response is priced again.
+        """
+        self.db.execute("BEGIN")
+        try:
+            self._reprice_if_needed(prices)
+            book = self._book_for(lines)
+            changes = [change for line in lines if (change := book.add(line)) is not None]
+            self._write_responses(changes)
+            self._add_to_buckets(self._bucket_deltas(changes, prices))
+            self._save_files(states, gone)
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        return len(changes)
+
+    def _book_for(self, lines: Sequence[UsageLine]) -> ResponseBook:
+        """A book holding the stored responses that the new lines may be copies of."""
+        book = ResponseBook()
+        wanted = sorted({line.message_id for line in lines if line.message_id is not None})
+        if not wanted or self._empty("responses"):
+            return book
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self.db.execute(f"SELECT id, {_RESPONSE_COLUMNS} FROM responses "
+                                   f"WHERE message_id IN ({marks})", chunk)
+            for row in rows:
+                book.load(_response_from_row(row))
+        return book
+
+    def _empty(self, table: str) -> bool:
+        return self.db.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone() is None
+
+    def _write_responses(self, changes: Sequence[Change]) -> None:
+        fresh: list[Response] = []
+        updated: list[Response] = []
+        seen: set[int] = set()
+        for change in changes:
+            response = change.response
+            if id(response) in seen:
+                continue
+            seen.add(id(response))
+            (updated if response.row_id is not None else fresh).append(response)
+        self.db.executemany(f"INSERT INTO responses ({_RESPONSE_COLUMNS}) VALUES "
+                            f"({','.join('?' * 13)})", [_response_row(r) for r in fresh])
+        self.db.executemany(
+            f"UPDATE responses SET ({_RESPONSE_COLUMNS}) = ({','.join('?' * 13)}) WHERE id = ?",
+            [(*_response_row(r), r.row_id) for r in updated])
+
+    def _bucket_deltas(self, changes: Sequence[Change],
+                       prices: PriceTable) -> dict[tuple[int, str], list[Any]]:
+        deltas: dict[tuple[int, str], list[Any]] = defaultdict(_zero_delta)
+        for change in changes:
+            if change.before is not None:
+                _add_delta(deltas, change.before, prices, self.vendor, -1)
+            _add_delta(deltas, change.after, prices, self.vendor, 1)
+        return deltas
+
+    def _add_to_buckets(self, deltas: dict[tuple[int, str], list[Any]]) -> None:
+        if not deltas:
+            return
+        current = {} if self._empty("buckets") else self._load_buckets(deltas)
+        rows, emptied = [], []
+        for key, delta in deltas.items():
+            base = current.get(key, _zero_delta())
+            merged = [a + b for a, b in zip(base, delta, strict=True)]
+            if merged[5] == 0:  # no response left in this bucket: every sum is back to zero
+                emptied.append(key)
+                continue
+            rows.append((*key, *merged[:_COUNTS], format(merged[_COUNTS], "f")))
+        self.db.executemany("DELETE FROM buckets WHERE bucket = ? AND model = ?", emptied)
+        self.db.executemany(
+            "INSERT OR REPLACE INTO buckets (bucket, model, input, cache_read, cache_write_5m, "
+            "cache_write_1h, output, requests, unpriced, cost) VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+
+    def _load_buckets(self, keys: Iterable[tuple[int, str]]) -> dict[tuple[int, str], list[Any]]:
+        found: dict[tuple[int, str], list[Any]] = {}
+        for bucket, model in keys:
+            row = self.db.execute(
+                "SELECT input, cache_read, cache_write_5m, cache_write_1h, output, requests, "
+                "unpriced, cost FROM buckets WHERE bucket = ? AND model = ?",
+                (bucket, model)).fetchone()
+            if row is not None:
+                found[(bucket, model)] = [*row[:_COUNTS], Decimal(row[_COUNTS])]
+        return found
+
+    def _reprice_if_needed(self, prices: PriceTable) -> None:
+        fingerprint = prices.fingerprint()
+        if self.meta("prices") == fingerprint:
+            return
+        if not self._empty("responses"):
+            log.info("prices changed; estimating every stored response again")
+            self.db.execute("DELETE FROM buckets")
+            deltas: dict[tuple[int, str], list[Any]] = defaultdict(_zero_delta)
+            for row in self.db.execute(f"SELECT id, {_RESPONSE_COLUMNS} FROM responses"):
+                response = _response_from_row(row)
+                _add_delta(deltas, (response.first_ms, response.best), prices, self.vendor, 1)
+            self._add_to_buckets(deltas)
+        self.set_meta("prices", fingerprint)
+
+    # Reading -----------------------------------------------------------------------------
+
+    def buckets(self, start_s: int, end_s: int) -> Iterator[BucketRow]:
+        """Bucket rows whose start lies in [start_s, end_s) (Unix seconds)."""
+        rows = self.db.execute(
+            "SELECT bucket, model, input, cache_read, cache_write_5m, cache_write_1h, output, "
+            "requests, unpriced, cost FROM buckets WHERE bucket >= ? AND bucket < ?",
+            (start_s // BUCKET_SECONDS, -(-end_s // BUCKET_SECONDS)))
+        for row in rows:
+            yield BucketRow(row[0], row[1] or None, list(row[2:9]), Decimal(row[9]))
+
+
+def _zero_delta() -> list[Any]:
+    return [0] * _COUNTS + [Decimal(0)]
+
+
+def _add_delta(deltas: dict[tuple[int, str], list[Any]], counted: tuple[int, UsageLine],
+               prices: PriceTable, vendor: str, sign: int) -> None:
+    first_ms, line = counted
+    bucket = first_ms // (BUCKET_SECONDS * 1000)
+    delta = deltas[(bucket, line.model or "")]
+    counts = line.counts()
+    for index, value in enumerate(counts):
+        delta[index] += sign * value
+    delta[5] += sign
+    cost = prices.cost(vendor, line.model, first_ms, counts, line.fast)
+    if cost is None:
+        delta[6] += sign
+    else:
+        delta[_COUNTS] += sign * cost
+
+
+def _response_row(response: Response) -> tuple[Any, ...]:
+    best = response.best
+    return (response.message_id, response.request_id, int(response.any_sidechain),
+            response.first_ms, best.at_ms, best.model, *best.counts(), int(best.sidechain),
+            int(best.fast))
+
+
+def _response_from_row(row: Sequence[Any]) -> Response:
+    best = UsageLine(at_ms=row[5], model=row[6], input=row[7], cache_read=row[8],
+                     cache_write_5m=row[9], cache_write_1h=row[10], output=row[11],
+                     message_id=row[1], request_id=row[2], sidechain=bool(row[12]),
+                     fast=bool(row[13]))
+    return Response(message_id=row[1], request_id=row[2], any_sidechain=bool(row[3]),
+                    first_ms=row[4], best=best, row_id=row[0])
