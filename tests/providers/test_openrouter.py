@@ -216,7 +216,7 @@ def test_management_90d_old_days(fake_world: FakeWorld) -> None:
     assert len(older) == 59
     assert day_costs(data) == known_days(fake_world, MGMT, first_covered, TODAY)
     assert [p.kind for p in data.problems] == ["incomplete"]
-    assert "last 30 days" in data.problems[0].message
+    assert "for the last 30 days only" in data.problems[0].message
     assert report(data, span).status is Status.PARTIAL
 
 

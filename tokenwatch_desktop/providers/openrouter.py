@@ -224,7 +224,7 @@ def _mark_uncovered(result: AccountData, period: Period, today: date, who: str) 
     result.unknown_days |= older
     result.problems.append(ProblemInfo(
         ErrorKind.INCOMPLETE.value,
-        f"{who}: OpenRouter reports daily activity for the last {ACTIVITY_DAYS} days only, so "
+        f"{who}: daily activity is available for the last {ACTIVITY_DAYS} days only, so "
         f"the {len(older)} days before {first_covered} have no figure. Choose a period of "
         f"{ACTIVITY_DAYS} days or less for a complete total.",
     ))

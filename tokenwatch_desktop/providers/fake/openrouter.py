@@ -1,10 +1,11 @@
 """Fake of OpenRouter's `/key`, `/credits` and `/activity`, with money as JSON numbers in USD.
 
-A key containing `mgmt` is a management key. `/key` serves any key. `/credits` and `/activity`
-return 403 to a normal key (the current OpenRouter reference requires a management key), except
-that in the `zero_credits` scenario `/credits` returns 200 with zeros, as OpenRouter has been
-seen to do. `/activity` without `date` returns the last 30 completed UTC days, and `date` may
-name any of those days or today. Spend counters in `/key` are sums of the same daily rows.
+A key containing `mgmt`, or a demo mode key, is a management key. `/key` serves any key.
+`/credits` and `/activity` return 403 to a normal key (the current OpenRouter reference requires
+a management key), except that in the `zero_credits` scenario `/credits` returns 200 with zeros,
+as OpenRouter has been seen to do. `/activity` without `date` returns the last 30 completed UTC
+days, and `date` may name any of those days or today. Spend counters in `/key` are sums of the
+same daily rows.
 
 Scenarios: `auth` (401), `forbidden` (403), `not_found` (404), `billing` (402), `server_error`
 (500), `rate_limit` (429), `malformed`, `wrong_shape`, `null_model` (rows with `model: null`),
@@ -79,8 +80,12 @@ def handle(world: FakeWorld, request: FakeRequest) -> FakeResponse:
 
 
 def is_management(key: str) -> bool:
-    """Tell whether the fake treats a key as a management key."""
-    return "mgmt" in key
+    """Tell whether the fake treats a key as a management key.
+
+    Demo mode's keys (`demo-key-<account>`) count as management keys, so the demo shows daily
+    figures for every period.
+    """
+    return "mgmt" in key or key.startswith("demo-key-")
 
 
 def day_rows(world: FakeWorld, key: str, day: date) -> list[FakeRow]:
