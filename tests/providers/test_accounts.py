@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from decimal import Decimal
 from pathlib import Path
 
 import jsonschema
+import pytest
 from billing_support import period
 from conftest import NOW, TODAY
 
@@ -187,3 +189,13 @@ def test_loopback_all_accounts(loopback: LoopbackServer) -> None:
         "ds-cn": Status.OK, "ds-global": Status.OK,
     }
     assert reports["grok-lab"].cost == xai_cost(loopback.world, "grok-lab", "team-lab")
+
+
+def test_no_key_in_logs(fake_world: FakeWorld, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+
+    refresh(prepare(fake_world), DEMO_ROOT, by="model")
+
+    assert caplog.records
+    for key in KEYS.values():
+        assert key not in caplog.text

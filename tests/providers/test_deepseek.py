@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 from typing import Any
 
@@ -214,3 +215,15 @@ def _parse_or_provider_error(value: Any) -> AccountData | None:
         return deepseek.parse_balance(value, WHO)
     except ProviderError:
         return None
+
+
+def test_loopback_retry_after_real_wait(loopback: LoopbackServer) -> None:
+    loopback.world.set_scenario("deepseek", "rate_limit", retry_after=1)
+    config = account("deepseek", loopback.root)
+
+    data = run_fetch(deepseek.fetch, None, config, KEY, sleep=asyncio.sleep)
+
+    assert data.balance == [Balance(fake.expected_balances(loopback.world, KEY)["USD"], "USD")]
+    assert loopback.world.counters["deepseek:rate_limited"] == 1
+    assert loopback.world.counters["deepseek:early_retry"] == 0
+    assert loopback.world.counters["deepseek:requests"] == 2
