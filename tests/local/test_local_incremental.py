@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
-from datetime import date
+import threading
+from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
+import pytest
 from local_logs import Runner, assistant, compact, period, requests, total_tokens, write
 
-from tokenwatch_desktop.local import account, scanner
+from tokenwatch_desktop.core.records import AccountData
+from tokenwatch_desktop.core.settings import AccountConfig
+from tokenwatch_desktop.local import account, claude_code, scanner
 from tokenwatch_desktop.local.store import Ledger
+from tokenwatch_desktop.providers.base import FetchRequest
 
 MARCH = period(date(2026, 3, 1), date(2026, 3, 31))
 
@@ -155,3 +162,43 @@ def test_store_keeps_buckets_per_quarter_hour(tmp_path: Path, run: Runner) -> No
 
     start = 1772359200  # 2026-03-01T10:00:00Z
     assert rows == [(start, 2), (start + 900, 1)]
+
+
+def test_scan_leaves_event_loop_free(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The scan waits until a heartbeat task on the loop has ticked three times. A scan run on
+    the loop's own thread would keep the heartbeat from ticking, and the wait would fail."""
+    write(tmp_path / "logs" / "p" / "s.jsonl", [assistant("msg_A", "req_A", _at(0), 10)])
+    ticked = threading.Event()
+    original = scanner.read_file
+
+    def read_after_heartbeat(*args: Any) -> Any:
+        assert ticked.wait(timeout=30), "the event loop did not run during the scan"
+        return original(*args)
+
+    monkeypatch.setattr(scanner, "read_file", read_after_heartbeat)
+    request = FetchRequest(
+        account=AccountConfig("claude-code", "claude-code",
+                              options={"paths": [str(tmp_path / "logs")]}),
+        key=None, period=MARCH, http=None,  # type: ignore[arg-type]
+        now=datetime.now(UTC), data_dir=None)
+
+    async def fetch_with_heartbeat() -> tuple[int, AccountData]:
+        ticks = 0
+
+        async def heartbeat() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0)
+                ticks += 1
+                if ticks == 3:
+                    ticked.set()
+
+        beat = asyncio.create_task(heartbeat())
+        data = await claude_code.fetch(request)
+        beat.cancel()
+        return ticks, data
+
+    ticks, data = asyncio.run(fetch_with_heartbeat())
+
+    assert ticks >= 3
+    assert requests(data) == 1

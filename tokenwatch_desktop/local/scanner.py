@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 
 HEAD_BYTES = 1024
 CHUNK_BYTES = 16 * 1024 * 1024
+#: How much of a new Codex rollout is read ahead to find a sub-agent's replayed events.
+PEEK_BYTES = 256 * 1024
 CLAUDE = "claude-code"
 CODEX = "codex"
 
@@ -117,7 +119,7 @@ def read_file(path: Path, kind: str, previous: FileState | None) -> FileScan | N
             head = handle.read(HEAD_BYTES)
             state = _resume(path, info, head, previous)
             handle.seek(state.offset)
-            return _read_from(handle, path, kind, state, head)
+            return _read_from(handle, path, kind, state)
     except OSError as exc:
         log.warning("cannot read %s: %s", path, exc)
         return None
@@ -147,9 +149,9 @@ def _digest(data: bytes) -> bytes:
     return hashlib.blake2b(data, digest_size=16).digest()
 
 
-def _read_from(handle: Any, path: Path, kind: str, state: FileState, head: bytes) -> FileScan:
+def _read_from(handle: Any, path: Path, kind: str, state: FileState) -> FileScan:
     outcome = FileScan(state)
-    parse = _parser(kind, path, state, head)
+    parse = _parser(kind, path, state, handle)
     carry = b""
     while True:
         chunk = handle.read(CHUNK_BYTES)
@@ -166,14 +168,15 @@ def _read_from(handle: Any, path: Path, kind: str, state: FileState, head: bytes
 
 
 def _parser(kind: str, path: Path, state: FileState,
-            head: bytes) -> Callable[[bytes], UsageLine | None]:
+            handle: Any) -> Callable[[bytes], UsageLine | None]:
     if kind == CLAUDE:
         return claude_lines.parse_line
-    if state.offset == 0:
-        state.state["codex"] = {}
-    reader = RolloutReader(path.name, state.state.setdefault("codex", {}))
-    if state.offset == 0:
-        reader.start(head)
+    if state.offset != 0:
+        return RolloutReader(path.name, state.state.setdefault("codex", {})).feed
+    state.state["codex"] = {}
+    reader = RolloutReader(path.name, state.state["codex"])
+    reader.start(handle.read(PEEK_BYTES))
+    handle.seek(0)
     return reader.feed
 
 
