@@ -151,9 +151,7 @@ class Http:
         started = time.monotonic()
         origin = _origin(url)
         for _ in range(MAX_REDIRECTS + 1):
-            request = self.client.build_request(
-                method, url, params=list(params), json=body, headers=dict(ctx.headers)
-            )
+            request = _build(self.client, ctx, method, url, params, body)
             status, headers, content = await self._send(ctx, request)
             _debug(ctx, method, request.url, status, started, page)
             if status in (301, 302, 303, 307, 308) and "location" in headers:
@@ -165,7 +163,7 @@ class Http:
                         "which is not followed so the key is not sent there; check the base URL.",
                     )
                 continue
-            if status >= 400 or status < 200:
+            if not 200 <= status < 300:
                 raise map_status(ctx, status, headers, content)
             return _parse_json(ctx, content)
         raise ProviderError(
@@ -188,6 +186,13 @@ class Http:
                 f"{ctx.who}: no answer from {ctx.base_url} in time; try again later "
                 "or check the network and proxy settings.",
             ) from _scrubbed(exc, ctx)
+        except httpx.LocalProtocolError:
+            # Raised for a header value that cannot be sent; its text would show the key.
+            raise ProviderError(
+                ErrorKind.CONFIG,
+                f"{ctx.who}: the key contains characters that cannot be sent in a header; "
+                f"store it again with `{ctx.setup_hint}`.",
+            ) from None
         except httpx.TransportError as exc:
             raise ProviderError(
                 ErrorKind.UNAVAILABLE,
@@ -196,6 +201,29 @@ class Http:
                 "settings and the base URL.",
             ) from _scrubbed(exc, ctx)
         return response.status_code, response.headers, content
+
+
+def _build(
+    client: httpx.AsyncClient, ctx: CallContext, method: str, url: str, params: Query, body: Any
+) -> httpx.Request:
+    """Build a request; a base URL or key that cannot be sent is a `config` error."""
+    try:
+        return client.build_request(
+            method, url, params=list(params), json=body, headers=dict(ctx.headers)
+        )
+    except httpx.InvalidURL:
+        raise ProviderError(
+            ErrorKind.CONFIG,
+            f"{ctx.who}: the base URL {scrub(ctx.base_url, ctx)} is invalid; correct it in the "
+            "configuration.",
+        ) from None
+    except UnicodeEncodeError:
+        # Header values must be ASCII. The error text would show the key, so it is dropped.
+        raise ProviderError(
+            ErrorKind.CONFIG,
+            f"{ctx.who}: the key contains characters that cannot be sent in a header; store it "
+            f"again with `{ctx.setup_hint}`.",
+        ) from None
 
 
 async def _read_limited(ctx: CallContext, response: httpx.Response) -> bytes:
@@ -246,7 +274,7 @@ def map_status(
         ErrorKind.BAD_REQUEST: f"the request was rejected (HTTP {status}). Check the period "
         "and the account options.",
         ErrorKind.TIMEOUT: f"the provider timed out (HTTP {status}); try again later.",
-    }.get(kind, f"unexpected HTTP status {status}.")
+    }.get(kind, f"unexpected HTTP status {status}; check the base URL {ctx.base_url}.")
     return ProviderError(kind, f"{ctx.who}: {text}{said}", retry_after=retry_after)
 
 
@@ -309,30 +337,55 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
 
 
 def scrub(text: str, ctx: CallContext) -> str:
-    """Remove the account's key from any text, whole or in long fragments."""
+    """Remove the account's key from any text: whole, escaped, or as any run of 12+ of its chars."""
     secret = ctx.secret
     if not secret or len(secret) < 4:
         return text
-    text = text.replace(secret, "[key]")
-    if len(secret) >= 16:
-        for size in (len(secret) // 2, 12):
-            for start in range(0, len(secret) - size + 1):
-                piece = secret[start : start + size]
-                if piece in text:
-                    text = text.replace(piece, "[key]")
-    return text
+    escaped = secret.encode("unicode_escape").decode("ascii")
+    for variant in sorted({secret, secret.strip(), escaped}, key=len, reverse=True):
+        if len(variant) >= 4:
+            text = text.replace(variant, "[key]")
+    core = secret.strip()
+    if len(core) < 16:
+        return text
+    return _mask_fragments(text, core, 12)
+
+
+def _mask_fragments(text: str, secret: str, size: int) -> str:
+    """Replace every run of text made of overlapping `size`-character pieces of the secret."""
+    covered = [False] * len(text)
+    for start in range(len(secret) - size + 1):
+        piece = secret[start : start + size]
+        found = text.find(piece)
+        while found != -1:
+            covered[found : found + size] = [True] * size
+            found = text.find(piece, found + 1)
+    if not any(covered):
+        return text
+    parts: list[str] = []
+    for index, char in enumerate(text):
+        if not covered[index]:
+            parts.append(char)
+        elif index == 0 or not covered[index - 1]:
+            parts.append("[key]")
+    return "".join(parts)
 
 
 def _scrubbed(exc: Exception, ctx: CallContext) -> Exception | None:
     """Chain a lower-level error only when its text cannot carry the key."""
-    if ctx.secret and ctx.secret in repr(exc):
-        return None
+    for text in (repr(exc), str(exc)):
+        if scrub(text, ctx) != text:
+            return None
     return exc
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
-    parts = urlsplit(url)
-    return parts.scheme, (parts.hostname or ""), parts.port
+    """Scheme, host and port of a URL; an unreadable URL has the empty origin."""
+    try:
+        parts = urlsplit(url)
+        return parts.scheme, (parts.hostname or ""), parts.port
+    except ValueError:
+        return "", "", None
 
 
 def _debug(
@@ -363,7 +416,10 @@ async def follow_pages(
         if not isinstance(page, Mapping):
             raise ParseError(f"{ctx.who}: a page is not a JSON object; check the base URL.")
         pages.append(page)
-        if page.get("has_more") is not True:
+        more = page.get("has_more")
+        if more is not None and not isinstance(more, bool):
+            raise ParseError(f"{ctx.who}: `has_more` is {more!r}, expected true or false.")
+        if more is not True:
             return pages
         cursor = page.get("next_page")
         if not isinstance(cursor, str) or not cursor:
