@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from tokenwatch_desktop.core import logs
 from tokenwatch_desktop.core.errors import ErrorKind
 from tokenwatch_desktop.core.records import ProblemInfo
 
@@ -24,7 +25,10 @@ log = logging.getLogger(__name__)
 SERVICE = "tokenwatch"
 KEYRING_TIMEOUT = 3.0
 ENV_PREFIX = "TOKENWATCH_KEY_"
-_PLAINTEXT_BACKENDS = ("keyrings.alt.file", "keyring.backends.fail", "keyring.backends.null")
+# Backends that keep no secret safely: keyring's fail and null backends, and keyrings.alt's
+# file backends (plaintext, or encrypted with a password typed at a console prompt).
+_PLAINTEXT_BACKENDS = ("keyrings.alt.file", "keyrings.alt.pyfs", "keyring.backends.fail",
+                       "keyring.backends.null")
 
 T = TypeVar("T")
 
@@ -101,14 +105,30 @@ def backend_name() -> str:
 
 def check_backend() -> None:
     """Raise `KeyringProblem` when no real keyring is available (including plaintext files)."""
+    usable_backends()
+
+
+def usable_backends() -> list[Any]:
+    """Return the active keyring backends that keep secrets safely, best first.
+
+    Keyring's chainer would read from and write to a plaintext backend when one ranks above
+    the real keyring, so reads and writes go to these backends directly instead.
+    Raises `KeyringProblem` when there is none.
+    """
     import keyring
     from keyring.backends import chainer
 
     backend = keyring.get_keyring()
     backends = backend.backends if isinstance(backend, chainer.ChainerBackend) else [backend]
-    usable = [b for b in backends if not type(b).__module__.startswith(_PLAINTEXT_BACKENDS)]
+    usable = [b for b in backends if not _is_plaintext(b)]
     if not usable:
         raise KeyringProblem(KeyringState.UNAVAILABLE, _no_keyring_message(backend))
+    return usable
+
+
+def _is_plaintext(backend: Any) -> bool:
+    kind = type(backend)
+    return kind.__module__.startswith(_PLAINTEXT_BACKENDS) or "plaintext" in kind.__name__.lower()
 
 
 def _no_keyring_message(backend: Any) -> str:
@@ -205,28 +225,32 @@ def _call_soon(loop: asyncio.AbstractEventLoop, *args: Any) -> None:
 
 
 def _read_stored(account_id: str) -> str | None:
-    import keyring
-
-    check_backend()
-    return keyring.get_password(SERVICE, account_id)
+    for backend in usable_backends():
+        value: str | None = backend.get_password(SERVICE, account_id)
+        if value is not None:
+            return value
+    return None
 
 
 async def lookup_key(
     account_id: str, environ: Mapping[str, str] | None = None, timeout: float = KEYRING_TIMEOUT
 ) -> KeyLookup:
-    """Find an account's key: `TOKENWATCH_KEY_<ID>` first, then the keyring (off the loop)."""
+    """Find an account's key: `TOKENWATCH_KEY_<ID>` first, then the keyring (off the loop).
+
+    A key that is found is registered with `core.logs`, so log output masks it from then on.
+    """
     env = os.environ if environ is None else environ
-    from_env = env.get(env_name(account_id), "").strip()
-    if from_env:
-        return KeyLookup(from_env, "env")
+    from_env = env.get(env_name(account_id), "")
+    if from_env.strip():
+        return _checked_lookup(account_id, from_env, "env")
     try:
         stored = await call_async(lambda: _read_stored(account_id), timeout)
     except KeyringProblem as exc:
         log.warning("keyring lookup for account %s failed: %s", account_id, exc.state.value)
         return KeyLookup(None, "none", exc.state,
                          ProblemInfo(ErrorKind.KEYRING.value, f"account {account_id}: {exc.message}."))
-    if stored:
-        return KeyLookup(stored.strip(), "keyring", KeyringState.STORED)
+    if stored and stored.strip():
+        return _checked_lookup(account_id, stored, "keyring")
     return KeyLookup(None, "none", KeyringState.NOT_STORED, ProblemInfo(
         ErrorKind.NO_KEY.value,
         f"account {account_id} has no key; store one with `tokenwatch setup {account_id}` or set "
@@ -234,15 +258,37 @@ async def lookup_key(
     ))
 
 
+def _checked_lookup(account_id: str, raw: str, source: str) -> KeyLookup:
+    """Strip and check a found key. A key with inner whitespace or control characters would
+    make the HTTP library raise an error that contains the header, so it is not used."""
+    logs.register_secret(raw.strip())
+    state = KeyringState.STORED if source == "keyring" else None
+    try:
+        key = clean_key(raw)
+    except InvalidKey as exc:
+        where = (f"the environment variable {env_name(account_id)}" if source == "env"
+                 else "the key stored in the keyring")
+        fix = (f"set {env_name(account_id)} again" if source == "env"
+               else f"store it again with `tokenwatch setup {account_id}`")
+        return KeyLookup(None, source, state, ProblemInfo(
+            ErrorKind.CONFIG.value, f"account {account_id}: {where} is invalid because {exc}; {fix}."))
+    return KeyLookup(key, source, state)
+
+
 def store_key(account_id: str, raw: str, timeout: float = KEYRING_TIMEOUT) -> str:
     """Validate and save a key in the keyring; return it masked. Raises `InvalidKey`, `KeyringProblem`."""
-    import keyring
-
     key = clean_key(raw)
+    logs.register_secret(key)
 
     def save() -> None:
-        check_backend()
-        keyring.set_password(SERVICE, account_id, key)
+        for backend in usable_backends():
+            try:
+                backend.set_password(SERVICE, account_id, key)
+                return
+            except NotImplementedError:
+                continue
+        raise KeyringProblem(KeyringState.UNAVAILABLE, "no keyring backend can store keys; "
+                             "use TOKENWATCH_KEY_<ACCOUNT> environment variables")
 
     call_with_timeout(save, timeout)
     log.info("stored a key for account %s in the keyring", account_id)
@@ -250,17 +296,18 @@ def store_key(account_id: str, raw: str, timeout: float = KEYRING_TIMEOUT) -> st
 
 
 def delete_key(account_id: str, timeout: float = KEYRING_TIMEOUT) -> bool:
-    """Remove an account's key from the keyring; False when none was stored."""
-    import keyring
+    """Remove an account's key from every usable keyring backend; False when none had one."""
     from keyring.errors import PasswordDeleteError
 
     def remove() -> bool:
-        check_backend()
-        try:
-            keyring.delete_password(SERVICE, account_id)
-        except PasswordDeleteError:
-            return False
-        return True
+        found = False
+        for backend in usable_backends():
+            try:
+                backend.delete_password(SERVICE, account_id)
+                found = True
+            except (PasswordDeleteError, NotImplementedError):
+                continue
+        return found
 
     return call_with_timeout(remove, timeout)
 
