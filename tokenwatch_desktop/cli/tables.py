@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Sequence
+from decimal import ROUND_HALF_UP
 from typing import TextIO
 
 from tokenwatch_desktop.core.aggregate import average_per_day, cost_per_million
-from tokenwatch_desktop.core.money import display, plain
+from tokenwatch_desktop.core.money import CENT, display, plain
 from tokenwatch_desktop.core.periods import Period
-from tokenwatch_desktop.core.records import AccountKind, AccountReport, Status
+from tokenwatch_desktop.core.records import AccountKind, AccountReport, Balance, Status
 from tokenwatch_desktop.core.report import Report
 
 RIGHT = ">"
@@ -30,31 +31,30 @@ def render(report: Report) -> str:
 
 
 def _heading(report: Report) -> str:
-    text = f"TokenWatch: {_period_text(report.period)}; billed figures are in UTC days"
+    text = f"TokenWatch, {_period_text(report.period)}"
     if report.local_period is not None:
-        text += f"; local logs use {_period_text(report.local_period)}"
+        text += f"; local logs: {_period_text(report.local_period)}"
     if report.demo:
         text += " (demo data)"
     return text
 
 
 def _period_text(period: Period) -> str:
-    return (f"{period.label} ({period.start.isoformat()} to {period.end.isoformat()}, "
-            f"{period.day_boundary.value} days)")
+    zone = "UTC" if period.day_boundary.value == "utc" else "local"
+    return (f"{period.label}: {period.start.isoformat()} to {period.end.isoformat()} "
+            f"({zone} days)")
 
 
 def _account_block(account: AccountReport) -> list[str]:
-    label = "API-equivalent estimate" if account.kind is AccountKind.LOCAL else "cost"
-    source = f" {account.cost_source.value}" if account.cost_source else ""
-    title = (f"{account.name} [{account.id}]: {account.status.value}, {label} "
-             f"{display(account.cost, 'unknown')}{source}, {account.elapsed_ms} ms")
+    title = f"{account.name} [{account.id}]: {account.status.value}, {_cost_text(account)}, " \
+        f"{account.elapsed_ms} ms"
     if account.stale and account.as_of:
         title += f", stale figures from {account.as_of:%Y-%m-%d %H:%M} UTC"
     lines = [title]
     if account.error is not None and account.status is not Status.DISABLED:
         lines.append(f"  {account.error.kind}: {account.error.message}")
     for balance in account.balance:
-        lines.append(f"  balance: {plain(balance.remaining)} {balance.currency}")
+        lines.append(f"  balance: {_balance(balance)}")
     extra = _averages(account)
     if extra:
         lines.append("  " + extra)
@@ -69,6 +69,22 @@ def _account_block(account: AccountReport) -> list[str]:
         ))
     lines += [f"  note: {note}" for note in account.notes]
     return lines
+
+
+def _cost_text(account: AccountReport) -> str:
+    if account.kind is AccountKind.LOCAL:
+        return f"API-equivalent estimate {display(account.cost, 'unknown')}"
+    if account.cost is None and account.balance and account.status is Status.OK:
+        return "balance only (no spend data)"
+    source = f" {account.cost_source.value}" if account.cost_source else ""
+    return f"cost {display(account.cost, 'unknown')}{source}"
+
+
+def _balance(balance: Balance) -> str:
+    if balance.currency == "USD":
+        return display(balance.remaining)
+    rounded = balance.remaining.quantize(CENT, rounding=ROUND_HALF_UP)
+    return f"{rounded:,.2f} {balance.currency}"
 
 
 def _averages(account: AccountReport) -> str:
@@ -106,7 +122,7 @@ def _unpriced(account: AccountReport) -> set[str]:
 def _combined(accounts: Sequence[AccountReport]) -> list[str]:
     rows = []
     for account in accounts:
-        balance = ", ".join(f"{plain(b.remaining)} {b.currency}" for b in account.balance)
+        balance = ", ".join(_balance(b) for b in account.balance)
         rows.append([
             account.id, account.name, account.status.value, display(account.cost),
             account.cost_source.value if account.cost_source else "",
