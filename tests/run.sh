@@ -24,11 +24,22 @@ test "${PIPESTATUS[0]}" -eq 0
 # Offscreen suite: everything but the tests that need a real display and Secret Service.
 QT_QPA_PLATFORM=offscreen .venv/bin/python -m pytest -m "not desktop" -q
 
+# Install smoke test: a plain `pip install .` into a fresh venv, run from another directory with
+# an empty home, must print exactly one JSON document.
+SMOKE=$(mktemp -d)
+TMPD=$(mktemp -d)
+cleanup() { kill "${TRAYER_PID:-}" "${XVFB_PID:-}" 2>/dev/null || true; rm -rf "$TMPD" "$SMOKE"; }
+trap cleanup EXIT
+python3 -m venv "$SMOKE/venv"
+"$SMOKE/venv/bin/pip" install -q . 2>&1 | { grep -v "WARNING: Location" || true; }
+test "${PIPESTATUS[0]}" -eq 0
+mkdir -p "$SMOKE/home"
+(cd "$SMOKE" && env -u XDG_CONFIG_HOME -u XDG_DATA_HOME HOME="$SMOKE/home" \
+  "$SMOKE/venv/bin/tokenwatch" all --demo --json >"$SMOKE/out.json")
+.venv/bin/python -c "import json, sys; doc = json.load(open(sys.argv[1])); assert doc['demo'] is True; print('install smoke test: one JSON document,', len(doc['accounts']), 'accounts')" "$SMOKE/out.json"
+
 # Desktop suite: Xvfb on a free display, trayer as the tray host, gnome-keyring in a private
 # D-Bus session with a throwaway home.
-TMPD=$(mktemp -d)
-cleanup() { kill "${TRAYER_PID:-}" "${XVFB_PID:-}" 2>/dev/null || true; rm -rf "$TMPD"; }
-trap cleanup EXIT
 exec 3>"$TMPD/display"
 Xvfb -displayfd 3 -screen 0 1280x800x24 -nolisten tcp >"$TMPD/xvfb.log" 2>&1 &
 XVFB_PID=$!
