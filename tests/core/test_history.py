@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import sqlite3
 import stat
@@ -15,10 +16,11 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from conftest import NOW
 
 from tokenwatch_desktop.core import history
 from tokenwatch_desktop.core.aggregate import AccountIdentity, build_report, error_report
-from tokenwatch_desktop.core.periods import DayBoundary, Period
+from tokenwatch_desktop.core.periods import DayBoundary, Period, PeriodSpec
 from tokenwatch_desktop.core.records import (
     AccountData,
     AccountKind,
@@ -31,7 +33,12 @@ from tokenwatch_desktop.core.records import (
     Tokens,
     UsageRow,
 )
-from tokenwatch_desktop.core.settings import AccountConfig
+from tokenwatch_desktop.core.secrets import KeyLookup
+from tokenwatch_desktop.core.settings import AccountConfig, Settings
+from tokenwatch_desktop.engine import Engine, RefreshOptions
+from tokenwatch_desktop.providers.fake import FakeWorld, base_urls
+from tokenwatch_desktop.providers.fake.transport import DEMO_ROOT, fake_transport
+from tokenwatch_desktop.providers.http import Http, RetryPolicy, make_client
 
 KEY = "sk-admin-CANARYhistory0123456789"
 AS_OF = datetime(2026, 12, 4, 18, 59, 58, tzinfo=UTC)
@@ -278,7 +285,7 @@ WRITER = """
 import sys
 from datetime import timedelta
 from pathlib import Path
-sys.path.insert(0, sys.argv[3])
+sys.path[:0] = [sys.argv[3], str(Path(sys.argv[3]).parent)]
 from test_history import ACCOUNT, AS_OF, KEY, sample_report
 from dataclasses import replace
 from tokenwatch_desktop.core.history import SqliteHistory
@@ -316,3 +323,43 @@ def test_status_reflects_saved_partial(store: history.SqliteHistory) -> None:
     loaded = store.load(ACCOUNT, KEY, WEEK)
     assert loaded is not None
     assert loaded.status is Status.PARTIAL
+
+
+# --- with the engine -----------------------------------------------------------------------------
+
+
+def run_engine(store: history.SqliteHistory, world: FakeWorld, key: str) -> AccountReport:
+    account = AccountConfig("openai", "openai", None, True, base_urls(DEMO_ROOT)["openai"])
+
+    async def lookup_key(account_id: str) -> KeyLookup:
+        return KeyLookup(key, "env")
+
+    async def refresh() -> AccountReport:
+        async with make_client(fake_transport(world)) as client:
+            engine = Engine(Settings(accounts=[account]), Http(client, RetryPolicy(attempts=1)),
+                            history=store, key_lookup=lookup_key)
+            report = await engine.refresh([account], PeriodSpec("7d"), RefreshOptions(now=NOW))
+        return report.accounts[0]
+
+    return asyncio.run(refresh())
+
+
+def test_engine_falls_back_to_history(store: history.SqliteHistory, fake_world: FakeWorld) -> None:
+    fresh = run_engine(store, fake_world, KEY)
+    fake_world.set_scenario("openai", "server_error")
+
+    stale = run_engine(store, fake_world, KEY)
+    other_key = run_engine(store, fake_world, KEY + "-other")
+
+    assert fresh.status is Status.OK
+    assert fresh.cost is not None
+    assert stale.status is Status.ERROR
+    assert stale.stale is True
+    assert stale.error is not None
+    assert stale.error.kind == "unavailable"
+    assert stale.cost == fresh.cost
+    assert [d.cost for d in stale.days] == [d.cost for d in fresh.days]
+    assert stale.models == fresh.models
+    assert stale.as_of == fresh.as_of
+    assert other_key.stale is False
+    assert other_key.cost is None
