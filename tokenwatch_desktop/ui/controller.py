@@ -29,6 +29,8 @@ from tokenwatch_desktop.ui.tr import tr
 
 log = logging.getLogger(__name__)
 
+#: Error kinds that end an account before any request is sent, so no provider floor applies.
+UNSENT_KINDS = frozenset({ErrorKind.NO_KEY.value, ErrorKind.KEYRING.value, ErrorKind.CONFIG.value})
 #: How long Quit waits for cancelled fetches to finish their cleanup.
 SHUTDOWN_GRACE = 2.0
 #: A QTimer's interval is an int of milliseconds; cap one wait well below its overflow.
@@ -57,6 +59,7 @@ class Controller(QObject):
         failure_changed(str): a refresh-level error message, or "" once it is cleared.
         notify(str, str): a title and message for a one-off desktop notification.
         message(str): a short status line ("OpenAI was refreshed 2 min ago ...").
+        refresh_finished(): a refresh ended (with figures, an error, or cancelled).
     """
 
     report_changed = Signal(object)
@@ -65,6 +68,7 @@ class Controller(QObject):
     failure_changed = Signal(str)
     notify = Signal(str, str)
     message = Signal(str)
+    refresh_finished = Signal()
 
     def __init__(self, settings: Settings, engine_factory: EngineFactory, *, demo: bool = False,
                  clock: Clock | None = None, parent: QObject | None = None) -> None:
@@ -195,8 +199,6 @@ class Controller(QObject):
         except asyncio.CancelledError:
             log.debug("refresh of %s cancelled", ", ".join(account_ids))
             self._task = None
-            if not self._closing:
-                self._reschedule()
             raise
         except Exception as exc:
             log.exception("refresh of %s failed", ", ".join(account_ids))
@@ -207,10 +209,16 @@ class Controller(QObject):
         finally:
             if self._task is not None:
                 self.schedule.mark_fetched(account_ids)
+                self.schedule.mark_unsent(self._unsent(account_ids))
             self._task = None
             if not self._closing:
                 self._publish()
                 self._reschedule()
+                self.refresh_finished.emit()
+
+    def _unsent(self, account_ids: Sequence[str]) -> list[str]:
+        return [i for i in account_ids if (report := self.reports.get(i)) is not None
+                and report.error is not None and report.error.kind in UNSENT_KINDS]
 
     def _fail(self, exc: Exception) -> None:
         self.failure = tr(
@@ -299,6 +307,10 @@ class Controller(QObject):
         self.timer.start(0 if soon and wait == 0 else min(int(wait * 1000), MAX_TIMER_MS))
 
     # -- shutdown ------------------------------------------------------------------------
+
+    @property
+    def refreshing(self) -> bool:
+        return self._task is not None and not self._task.done()
 
     def _cancel_running(self) -> None:
         if self._task is not None and not self._task.done():

@@ -190,7 +190,7 @@ class DesktopApp(QObject):
             from tokenwatch_desktop.ui.window import MainWindow
 
             window = MainWindow(demo=self.demo)
-            window.keep_running_on_close = self.tray is not None
+            window.set_tray_mode(self.tray is not None)
             window.period_requested.connect(self.set_period)
             window.refresh_requested.connect(self.controller.refresh_now)
             window.settings_requested.connect(self.open_settings)

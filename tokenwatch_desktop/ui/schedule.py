@@ -106,6 +106,7 @@ class Schedule:
     floors: dict[str, float] = field(default_factory=dict)
     override: float | None = None
     fetched: dict[str, float] = field(default_factory=dict)
+    unsent: set[str] = field(default_factory=set)
     _mark_wall: float = 0.0
     _mark_mono: float = 0.0
 
@@ -118,6 +119,7 @@ class Schedule:
         floors = {account.id: provider_floor(account) for account in accounts}
         self.floors = floors
         self.fetched = {k: v for k, v in self.fetched.items() if k in floors}
+        self.unsent &= set(floors)
 
     def interval(self) -> float:
         """Seconds between refreshes before floors: shorter while the window is open."""
@@ -138,7 +140,9 @@ class Schedule:
     def allowed_at(self, account_id: str) -> float:
         """Monotonic time before which a manual refresh would break the provider's floor."""
         last = self.fetched.get(account_id)
-        return float("-inf") if last is None else last + self.floor(account_id)
+        if last is None or account_id in self.unsent:
+            return float("-inf")
+        return last + self.floor(account_id)
 
     def due(self) -> list[str]:
         now = self.clock.monotonic()
@@ -159,6 +163,11 @@ class Schedule:
         now = self.clock.monotonic()
         for account_id in account_ids:
             self.fetched[account_id] = now
+            self.unsent.discard(account_id)
+
+    def mark_unsent(self, account_ids: Iterable[str]) -> None:
+        """These attempts sent no request (no key, keyring locked): Refresh now may retry them."""
+        self.unsent.update(account_ids)
 
     def check_resume(self) -> bool:
         """Detect a sleep: wall time ran ahead of monotonic time by more than two intervals.

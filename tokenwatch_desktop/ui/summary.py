@@ -112,7 +112,7 @@ def billed_line(report: Report, demo: bool) -> str:
         amount = tr("at least {amount}").format(amount=amount)
     period = report.period.label
     if demo:
-        return tr("Demo: billed {period} {amount}").format(period=period, amount=amount)
+        return tr("Demo · billed {period}: {amount}").format(period=period, amount=amount)
     return tr("Billed {period}: {amount}").format(period=period, amount=amount)
 
 

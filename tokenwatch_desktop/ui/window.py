@@ -128,6 +128,11 @@ class MainWindow(QMainWindow):
         self.refresh_button = QPushButton(tr("Refresh"))
         self.refresh_button.clicked.connect(self.refresh_requested)
         self.updated = QLabel(tr("Not refreshed yet"))
+        self.quit_button = QPushButton(tr("Quit"))
+        self.quit_button.setToolTip(tr("No system tray is available, so closing this window or "
+                                       "this button quits TokenWatch."))
+        self.quit_button.clicked.connect(self.quit_requested)
+        self.quit_button.setVisible(False)
         self.state_label = QLabel("")
         self.header = QHBoxLayout()
         self.header.addWidget(self.demo_label)
@@ -137,6 +142,7 @@ class MainWindow(QMainWindow):
         self.header.addStretch(1)
         self.header.addWidget(self.state_label)
         self.header.addWidget(self.updated)
+        self.header.addWidget(self.quit_button)
         self.banner = wrapped_label("")
         self.banner.setObjectName("banner")
         self.banner.setStyleSheet(
@@ -145,6 +151,11 @@ class MainWindow(QMainWindow):
         self.banner.setVisible(False)
 
     # -- updates from the controller ------------------------------------------------------
+
+    def set_tray_mode(self, has_tray: bool) -> None:
+        """With a tray, closing hides the window; without one, it quits and a Quit button shows."""
+        self.keep_running_on_close = has_tray
+        self.quit_button.setVisible(not has_tray)
 
     def set_demo(self, demo: bool) -> None:
         self.demo_label.setVisible(demo)

@@ -1,0 +1,285 @@
+"""The refresh controller against the in-process provider fake, with an injected clock."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from typing import Any
+
+import pytest
+import qasync
+
+from tests.ui.helpers import ManualClock, fake_accounts, run_until
+from tokenwatch_desktop.core import secrets
+from tokenwatch_desktop.core.records import Status
+from tokenwatch_desktop.core.settings import Settings
+from tokenwatch_desktop.engine import Engine
+from tokenwatch_desktop.providers.fake import FakeWorld
+from tokenwatch_desktop.providers.fake.transport import fake_transport
+from tokenwatch_desktop.ui.controller import Controller, RefreshState
+from tokenwatch_desktop.ui.desktop import Clients
+
+MINUTE = 60.0
+KeyLookup = Callable[[str], Awaitable[secrets.KeyLookup]]
+
+
+class Harness:
+    """A controller on the fake, recording what it emits."""
+
+    def __init__(self, settings: Settings, world: FakeWorld, clock: ManualClock,
+                 loop: qasync.QEventLoop, key_lookup: KeyLookup | None = None,
+                 demo: bool = False) -> None:
+        self.loop = loop
+        self.clients = Clients(transport=fake_transport(world), world=world)
+
+        def build(current: Settings, is_demo: bool) -> Engine:
+            return Engine(current, self.clients.http(is_demo), demo=is_demo,
+                          key_lookup=key_lookup)
+
+        self.controller = Controller(settings, build, demo=demo, clock=clock)
+        self.notifications: list[tuple[str, str]] = []
+        self.finished = 0
+        self.controller.notify.connect(lambda t, m: self.notifications.append((t, m)))
+        self.controller.refresh_finished.connect(self._on_finished)
+
+    def _on_finished(self) -> None:
+        self.finished += 1
+
+    def start(self) -> None:
+        self.controller.start()
+        self.wait_refreshes(1)
+
+    def wait_refreshes(self, count: int) -> None:
+        target = count
+        run_until(self.loop, lambda: self.finished >= target)
+
+    def fire_timer(self) -> None:
+        """What the QTimer does when it fires, without waiting real minutes."""
+        before = self.finished
+        self.controller.on_timer()
+        if self.controller.refreshing:
+            self.wait_refreshes(before + 1)
+
+    def close(self) -> None:
+        self.loop.run_until_complete(self.controller.shutdown())
+        self.loop.run_until_complete(self.clients.aclose())
+
+
+@pytest.fixture
+def harness(settings: Settings, fake_world: FakeWorld, clock: ManualClock,
+            qloop: qasync.QEventLoop, keys: Any) -> Any:
+    made = Harness(settings, fake_world, clock, qloop)
+    yield made
+    made.close()
+
+
+def requests_to(world: FakeWorld, prefix: str) -> int:
+    return sum(1 for call in world.calls if call[0] == prefix)
+
+
+def test_first_refresh_fetches_all(harness: Harness) -> None:
+    harness.start()
+    report = harness.controller.report
+    assert report is not None
+    assert [a.id for a in report.accounts] == ["openai", "anthropic"]
+    assert all(a.status is Status.OK for a in report.accounts)
+    assert harness.controller.state is RefreshState.FRESH
+
+
+def test_timer_armed_for_hidden_interval(harness: Harness) -> None:
+    harness.start()
+    assert harness.controller.timer.isActive()
+    assert harness.controller.timer.interval() == 15 * 60 * 1000
+
+
+def test_open_window_shortens_interval(harness: Harness, settings: Settings) -> None:
+    harness.controller.apply_settings(replace(settings, refresh_minutes=30))
+    harness.wait_refreshes(1)
+    assert harness.controller.timer.interval() == 30 * 60 * 1000
+    harness.controller.set_window_open(True)
+    assert harness.controller.timer.interval() == 10 * 60 * 1000
+
+
+def test_due_accounts_only(harness: Harness, clock: ManualClock,
+                           fake_world: FakeWorld) -> None:
+    harness.controller.set_window_open(True)  # 15 / 3 = 5 min: Anthropic's floor, not OpenAI's
+    harness.start()
+    openai, anthropic = requests_to(fake_world, "openai"), requests_to(fake_world, "anthropic")
+    clock.advance(5 * MINUTE)
+    harness.fire_timer()
+    assert requests_to(fake_world, "anthropic") > anthropic
+    assert requests_to(fake_world, "openai") == openai
+    clock.advance(10 * MINUTE)
+    harness.fire_timer()
+    assert requests_to(fake_world, "openai") > openai
+
+
+def test_timer_early_fetches_nothing(harness: Harness, fake_world: FakeWorld,
+                                     clock: ManualClock) -> None:
+    harness.start()
+    calls = len(fake_world.calls)
+    clock.advance(MINUTE)
+    harness.controller.on_timer()
+    assert not harness.controller.refreshing
+    assert len(fake_world.calls) == calls
+    assert harness.controller.timer.interval() == 14 * 60 * 1000
+
+
+def test_resume_from_sleep_refreshes(harness: Harness, clock: ManualClock,
+                                     fake_world: FakeWorld) -> None:
+    harness.start()
+    calls = len(fake_world.calls)
+    clock.advance(MINUTE)
+    clock.sleep(6 * 3600)
+    harness.controller.check_resume()
+    assert harness.controller.timer.interval() == 0
+    harness.fire_timer()
+    assert len(fake_world.calls) > calls
+    assert harness.finished == 2
+
+
+def test_double_auth_failure_notifies_once(harness: Harness, clock: ManualClock,
+                                           fake_world: FakeWorld) -> None:
+    fake_world.set_scenario("openai", "auth")
+    harness.start()
+    assert harness.notifications == []
+    for _ in range(3):
+        clock.advance(15 * MINUTE)
+        harness.fire_timer()
+    assert len(harness.notifications) == 1
+    title, message = harness.notifications[0]
+    assert "OpenAI test org" in title
+    assert "Settings" in message
+
+
+def test_auth_count_resets_after_success(harness: Harness, clock: ManualClock,
+                                         fake_world: FakeWorld) -> None:
+    fake_world.set_scenario("openai", "auth")
+    harness.start()
+    fake_world.set_scenario("openai", "ok")
+    clock.advance(15 * MINUTE)
+    harness.fire_timer()
+    fake_world.set_scenario("openai", "auth")
+    clock.advance(15 * MINUTE)
+    harness.fire_timer()
+    assert harness.notifications == []
+
+
+def test_failed_account_keeps_last_figures(harness: Harness, clock: ManualClock,
+                                           fake_world: FakeWorld) -> None:
+    harness.start()
+    assert harness.controller.report is not None
+    good = harness.controller.reports["openai"]
+    fake_world.set_scenario("openai", "forbidden")
+    clock.advance(15 * MINUTE)
+    harness.fire_timer()
+    kept = harness.controller.reports["openai"]
+    assert kept.status is Status.ERROR
+    assert kept.stale is True
+    assert kept.cost == good.cost
+    assert kept.error is not None and kept.error.kind == "permission"
+    assert harness.controller.state is RefreshState.STALE
+
+
+def test_exception_in_refresh_then_next_runs(settings: Settings, fake_world: FakeWorld,
+                                             clock: ManualClock, qloop: qasync.QEventLoop,
+                                             keys: Any) -> None:
+    calls = {"count": 0}
+
+    async def flaky(account_id: str) -> secrets.KeyLookup:
+        calls["count"] += 1
+        if calls["count"] <= 2:
+            raise RuntimeError("lookup exploded")
+        return await secrets.lookup_key(account_id)
+
+    harness = Harness(settings, fake_world, clock, qloop, key_lookup=flaky)
+    failures: list[str] = []
+    harness.controller.failure_changed.connect(failures.append)
+    try:
+        harness.start()
+        assert harness.controller.state is RefreshState.ERROR
+        assert "internal error" in harness.controller.failure
+        assert harness.controller.timer.isActive()  # the next refresh is scheduled
+        clock.advance(15 * MINUTE)
+        harness.fire_timer()
+        assert harness.controller.failure == ""
+        assert failures[-1] == ""
+        assert harness.controller.state is RefreshState.FRESH
+        assert harness.controller.report is not None
+    finally:
+        harness.close()
+
+
+def test_refresh_now_within_floor(harness: Harness, clock: ManualClock) -> None:
+    messages: list[str] = []
+    harness.controller.message.connect(messages.append)
+    harness.start()
+    clock.advance(6 * MINUTE)
+    started = harness.controller.refresh_now()
+    assert started == ["anthropic"]
+    assert "OpenAI test org" in messages[-1]
+    harness.wait_refreshes(2)
+
+
+def test_period_change_refetches(harness: Harness, fake_world: FakeWorld) -> None:
+    harness.start()
+    calls = len(fake_world.calls)
+    harness.controller.set_period("7d")
+    harness.wait_refreshes(2)
+    assert len(fake_world.calls) > calls
+    assert harness.controller.report is not None
+    assert harness.controller.report.period.label == "7d"
+    assert len(harness.controller.report.accounts[0].days) == 7
+
+
+def test_period_change_during_refresh(harness: Harness, fake_world: FakeWorld) -> None:
+    fake_world.latency = 0.2
+    harness.controller.start()
+    run_until(harness.loop, lambda: harness.controller.refreshing)
+    harness.controller.set_period("mtd")
+    run_until(harness.loop, lambda: harness.controller.report is not None
+              and not harness.controller.refreshing)
+    assert harness.controller.report is not None
+    assert harness.controller.report.period.label == "mtd"
+
+
+def test_removed_account_drops_figures(harness: Harness, settings: Settings) -> None:
+    seen: list[list[str]] = []
+    harness.controller.accounts_changed.connect(lambda accounts: seen.append(
+        [a.id for a in accounts]))
+    harness.start()
+    harness.controller.apply_settings(replace(settings, accounts=fake_accounts()[:1]))
+    assert seen[-1] == ["openai"]
+    assert harness.controller.report is not None
+    assert [a.id for a in harness.controller.report.accounts] == ["openai"]
+    assert harness.controller.timer.interval() > 0  # OpenAI unchanged: no extra fetch
+
+
+def test_shutdown_cancels_slow_refresh(harness: Harness, fake_world: FakeWorld) -> None:
+    fake_world.latency = 30.0
+    harness.controller.start()
+    run_until(harness.loop, lambda: len(fake_world.calls) >= 1)
+    assert harness.controller.refreshing
+    harness.loop.run_until_complete(harness.controller.shutdown())
+    assert not harness.controller.refreshing
+    assert not harness.controller.timer.isActive()
+
+
+def test_demo_mode_uses_demo_accounts(fake_world: FakeWorld, clock: ManualClock,
+                                      qloop: qasync.QEventLoop) -> None:
+    harness = Harness(Settings(), fake_world, clock, qloop, demo=True)
+    try:
+        harness.start()
+        report = harness.controller.report
+        assert report is not None
+        assert report.demo is True
+        assert {a.id for a in report.accounts} == {"openai", "anthropic", "grok", "openrouter",
+                                                   "deepseek"}
+    finally:
+        harness.close()
+
+
+def test_asyncio_not_left_running(harness: Harness) -> None:
+    harness.start()
+    assert not [t for t in asyncio.all_tasks(harness.loop) if not t.done()]
