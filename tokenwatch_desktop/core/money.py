@@ -12,6 +12,9 @@ from tokenwatch_desktop.core.errors import ParseError
 _NUMERIC = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 CENT = Decimal("0.01")
 HUNDRED = Decimal(100)
+#: Money is at most about 10^15 dollars and has at most 40 decimal places.
+MAX_ADJUSTED = 15
+MIN_EXPONENT = -40
 
 
 def loads(text: bytes | str) -> Any:
@@ -41,7 +44,22 @@ def to_decimal(value: object, what: str) -> Decimal:
         raise ParseError(f"{what} is {_short(value)}, expected a number or a numeric string")
     if not result.is_finite():
         raise ParseError(f"{what} is {value!r}, expected a finite number")
-    return result
+    return _in_range(result, what)
+
+
+def _in_range(value: Decimal, what: str) -> Decimal:
+    """Reject magnitudes that no bill has.
+
+    An exponent past the context's limits would make later arithmetic raise `decimal.Overflow`,
+    and formatting such a value would print a million digits.
+    """
+    if value.is_zero():
+        # A zero such as "0E-1000000" keeps its value but not its exponent.
+        exponent = value.as_tuple().exponent
+        return value if isinstance(exponent, int) and exponent >= MIN_EXPONENT else Decimal(0)
+    if not MIN_EXPONENT <= value.adjusted() <= MAX_ADJUSTED:
+        raise ParseError(f"{what} is {_short(value)}, which is out of range for money")
+    return value
 
 
 def cents_to_dollars(value: object, what: str) -> Decimal:
@@ -53,8 +71,10 @@ def plain(value: Decimal | None) -> str | None:
     """Format money for JSON: full precision, never in exponent form."""
     if value is None:
         return None
+    if value.is_zero():
+        value = abs(value)  # "-0.00" would read as a negative figure
     text = format(value, "f")
-    return "0" if text in ("-0", "") else text
+    return "0" if text == "" else text
 
 
 def display(value: Decimal | None, unknown: str = "—") -> str:

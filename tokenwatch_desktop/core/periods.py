@@ -99,6 +99,8 @@ def resolve(spec: PeriodSpec, boundary: DayBoundary, now: datetime | None = None
 
 def split(period: Period, max_days: int) -> list[tuple[date, date]]:
     """Cut a period into consecutive windows of at most `max_days` days (inclusive ends)."""
+    if max_days < 1:
+        raise ValueError(f"max_days must be at least 1, got {max_days}")
     windows = []
     start = period.start
     while start <= period.end:
