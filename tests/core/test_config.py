@@ -150,6 +150,16 @@ def test_legacy_waits_without_keyring(isolated_home: Path) -> None:
     assert SECRET not in repr(settings)
 
 
+def test_legacy_problems_name_old_file(isolated_home: Path) -> None:
+    old = write(legacy_path(isolated_home), LEGACY + "  - provider: grok\n")
+    keyring.set_keyring(keyring.backends.fail.Keyring())
+
+    problem = config.load().accounts[-1].problem
+
+    assert problem is not None
+    assert str(old) in problem.message
+
+
 def test_legacy_without_keys_needs_no_keyring(isolated_home: Path) -> None:
     write(legacy_path(isolated_home), "accounts: [{provider: deepseek}]\n")
     keyring.set_keyring(keyring.backends.fail.Keyring())
@@ -175,6 +185,21 @@ def test_legacy_left_over_is_warned(isolated_home: Path) -> None:
     settings = config.load()
 
     assert any("is not read because" in w for w in settings.warnings)
+
+
+def test_legacy_write_failure_keeps_old_file(isolated_home: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    old = write(legacy_path(isolated_home), LEGACY)
+
+    def full_disk(path: Path, data: Any) -> None:
+        raise config.ConfigError(f"cannot write {path}: No space left on device")
+
+    monkeypatch.setattr(config, "write_yaml", full_disk)
+    settings = config.load()
+
+    assert old.read_text() == LEGACY
+    assert any("could not be migrated" in w for w in settings.warnings)
+    assert [a.id for a in settings.accounts] == ["openai", "work-anthropic"]
 
 
 def test_legacy_invalid_key_not_moved(isolated_home: Path, memory_keyring: Any) -> None:

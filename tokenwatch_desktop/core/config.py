@@ -119,7 +119,7 @@ def load(path: Path | None = None, environ: Mapping[str, str] | None = None) -> 
     if reason is not None:
         notes.append(_bad_file_warning(source, raw, reason, backup=source == target))
         return Settings(path=target, warnings=notes)
-    settings = schema.build_settings(data or {}, target, legacy=source != target)
+    settings = schema.build_settings(data or {}, target, legacy=source != target, source=source)
     settings.warnings[:0] = notes
     return settings
 

@@ -95,9 +95,12 @@ def top_level_problem(data: Any) -> str | None:
     return None
 
 
-def build_settings(data: dict[Any, Any], path: Path, *, legacy: bool = False) -> Settings:
+def build_settings(
+    data: dict[Any, Any], path: Path, *, legacy: bool = False, source: Path | None = None
+) -> Settings:
     """Turn a checked top-level mapping into `Settings`, collecting problems and warnings.
 
+    `path` becomes `Settings.path`; messages name `source` (the file read) when it differs.
     With `legacy`, secret fields are expected (an old file being migrated): they are dropped
     without marking their accounts invalid, because the caller has already explained why.
     """
@@ -109,7 +112,7 @@ def build_settings(data: dict[Any, Any], path: Path, *, legacy: bool = False) ->
                                         _refresh_minutes, warn)
     settings.budgets = _budgets(data.get("budgets"), warn)
     settings.prices = _prices(data.get("prices"), warn)
-    settings.accounts = build_accounts(data.get("accounts") or [], path, legacy=legacy)
+    settings.accounts = build_accounts(data.get("accounts") or [], source or path, legacy=legacy)
     settings.extra = _extra(data, warn, legacy)
     return settings
 
