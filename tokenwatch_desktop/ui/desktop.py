@@ -59,8 +59,8 @@ class Clients:
                 from tokenwatch_desktop.providers.fake import FakeWorld
                 from tokenwatch_desktop.providers.fake.transport import fake_transport
 
-                world = self.world or FakeWorld()
-                self._demo = Http(make_client(fake_transport(world)), self.retry)
+                self.world = self.world or FakeWorld()
+                self._demo = Http(make_client(fake_transport(self.world)), self.retry)
             return self._demo
         if self._real is None:
             self._real = Http(make_client(self.transport), self.retry)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
+import PySide6
 from PySide6 import QtCore, QtGui, QtWidgets
 from PySide6.QtCore import (
     QAbstractTableModel,
@@ -96,6 +97,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+#: The binding's name and version, for `--self-check` and bug reports.
+BINDING = "PySide6"
+BINDING_VERSION: str = PySide6.__version__
+
 
 def network() -> ModuleType:
     """Import QtNetwork on first use (QLocalServer, QLocalSocket)."""
@@ -112,6 +117,7 @@ def dbus() -> ModuleType:
 
 
 __all__ = [
+    "BINDING", "BINDING_VERSION",
     "QAbstractItemView", "QAbstractTableModel", "QAction", "QApplication", "QBrush",
     "QButtonGroup", "QByteArray", "QCheckBox", "QCloseEvent", "QColor", "QComboBox",
     "QCoreApplication", "QCursor", "QDate", "QDialog", "QDialogButtonBox", "QEvent", "QFont",

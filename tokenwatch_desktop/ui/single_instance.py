@@ -12,6 +12,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from tokenwatch_desktop.ui.qt import QLockFile, QObject, Signal, network
 
@@ -57,6 +58,7 @@ class SingleInstance(QObject):
         self.lock = QLockFile(str(folder / "desktop.lock"))
         self.lock.setStaleLockTime(0)  # stale only when the owning process is gone
         self.server: object | None = None
+        self._clients: list[Any] = []
 
     def acquire(self) -> bool:
         """Take the lock and listen; False when another instance holds it."""
@@ -78,30 +80,44 @@ class SingleInstance(QObject):
         assert server is not None
         while server.hasPendingConnections():  # type: ignore[attr-defined]
             socket = server.nextPendingConnection()  # type: ignore[attr-defined]
-            socket.readyRead.connect(lambda s=socket: self._on_ready(s))
-            socket.disconnected.connect(socket.deleteLater)
+            self._clients.append(socket)
+            socket.readyRead.connect(self._on_ready)
 
-    def _on_ready(self, socket: object) -> None:
-        data = bytes(socket.readAll().data())  # type: ignore[attr-defined]
-        if SHOW.strip() in data:
-            log.info("another start asked this instance to show its window")
-            self.activation_requested.emit()
+    def _on_ready(self) -> None:
+        for socket in list(self._clients):
+            if socket.bytesAvailable() <= 0:
+                continue
+            data = bytes(socket.readAll().data())
+            if SHOW.strip() in data:
+                log.info("another start asked this instance to show its window")
+                self.activation_requested.emit()
 
     def notify_running(self) -> bool:
         """Ask the running instance to show its window; True when the message was delivered."""
         qtnetwork = network()
-        socket = qtnetwork.QLocalSocket()
-        socket.connectToServer(self.name)
-        if not socket.waitForConnected(CONNECT_TIMEOUT_MS):
-            log.warning("another instance holds the lock but did not answer on %s", self.name)
-            return False
-        socket.write(SHOW)
-        delivered = bool(socket.waitForBytesWritten(CONNECT_TIMEOUT_MS))
-        socket.disconnectFromServer()
-        return delivered
+        socket = qtnetwork.QLocalSocket(self)
+        try:
+            socket.connectToServer(self.name)
+            if not socket.waitForConnected(CONNECT_TIMEOUT_MS):
+                log.warning("another instance holds the lock but did not answer on %s",
+                            self.name)
+                return False
+            socket.write(SHOW)
+            delivered = bool(socket.waitForBytesWritten(CONNECT_TIMEOUT_MS))
+            socket.disconnectFromServer()
+            return delivered
+        finally:
+            socket.abort()
+            socket.deleteLater()
 
     def release(self) -> None:
+        """Stop listening and unlock; open hand-over connections are dropped."""
+        for socket in self._clients:
+            socket.readyRead.disconnect(self._on_ready)
+            socket.abort()
+        self._clients.clear()
         if self.server is not None:
             self.server.close()  # type: ignore[attr-defined]
             self.server = None
-        self.lock.unlock()
+        if self.lock.isLocked():
+            self.lock.unlock()
