@@ -224,6 +224,14 @@ def _call_soon(loop: asyncio.AbstractEventLoop, *args: Any) -> None:
         pass  # the loop closed while the keyring call ran; nobody waits for the answer
 
 
+def read_stored_key(account_id: str) -> str | None:
+    """Read an account's key from the usable keyring backends, skipping plaintext ones.
+
+    It blocks as long as the keyring does: call it through `call_async` or `call_with_timeout`.
+    """
+    return _read_stored(account_id)
+
+
 def _read_stored(account_id: str) -> str | None:
     for backend in usable_backends():
         value: str | None = backend.get_password(SERVICE, account_id)
