@@ -143,7 +143,8 @@ def run(app: Any, args: argparse.Namespace, instance: Any) -> int:
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     settings = load_settings(args.config)
-    desktop = DesktopApp(settings, demo=args.demo, config_path=settings.path, hook=hook)
+    desktop = DesktopApp(settings, demo=args.demo, config_path=settings.path, hook=hook,
+                         watch_sleep=True)
     instance.activation_requested.connect(desktop.open_window)
     wakeup = _quit_on_signals(desktop)
     try:

@@ -70,3 +70,28 @@ def test_secret_service_round_trip(qloop: qasync.QEventLoop) -> None:
     gone = qloop.run_until_complete(lookup())
     assert gone.key is None
     assert gone.state is secrets.KeyringState.NOT_STORED
+
+
+def test_logind_signal_reaches_watcher(qtbot: Any) -> None:
+    """The watcher's D-Bus match works: logind's PrepareForSleep(false) arrives as `resumed`.
+
+    The session bus stands in for the system bus: the test owns the logind name there and
+    sends the signal logind sends after a wake-up.
+    """
+    from tokenwatch_desktop.ui.qt import dbus
+    from tokenwatch_desktop.ui.resume import LOGIND, SleepWatcher
+
+    qtdbus = dbus()
+    bus = qtdbus.QDBusConnection.sessionBus()
+    service, path, interface = LOGIND
+    assert bus.registerService(service)
+    watcher = SleepWatcher()
+    try:
+        assert watcher.start(bus) is True
+        message = qtdbus.QDBusMessage.createSignal(path, interface, "PrepareForSleep")
+        message.setArguments([False])
+        with qtbot.waitSignal(watcher.resumed, timeout=10000):
+            assert bus.send(message)
+    finally:
+        bus.unregisterService(service)
+        watcher.deleteLater()

@@ -303,3 +303,35 @@ def test_hanging_keyring_keeps_gui_responsive(start: Callable[..., Running],
     finally:
         ticker.stop()
         hanging.release.set()
+
+
+def test_wake_signal_refreshes_after_sleep(start: Callable[..., Running], settings: Settings,
+                                           keys: Any, clock: ManualClock,
+                                           fake_world: FakeWorld) -> None:
+    running = start(settings)
+    running.app.watch_sleep = True
+    running.wait_for_figures()
+    watcher = running.app.sleep_watcher
+    assert watcher is not None
+    calls = len(fake_world.calls)
+    watcher.on_prepare_for_sleep(True)  # going to sleep: nothing happens
+    clock.sleep(3 * 3600)
+    done = running.app.controller.last_refresh
+    watcher.on_prepare_for_sleep(False)
+    running.wait(lambda: running.app.controller.last_refresh is not done
+                 and not running.app.controller.refreshing)
+    assert len(fake_world.calls) > calls
+
+
+def test_wake_signal_without_sleep_is_ignored(start: Callable[..., Running],
+                                              settings: Settings, keys: Any,
+                                              fake_world: FakeWorld) -> None:
+    running = start(settings)
+    running.app.watch_sleep = True
+    running.wait_for_figures()
+    assert running.app.sleep_watcher is not None
+    calls = len(fake_world.calls)
+    running.app.sleep_watcher.on_prepare_for_sleep(False)
+    running.loop.run_until_complete(asyncio.sleep(0.05))
+    assert not running.app.controller.refreshing
+    assert len(fake_world.calls) == calls

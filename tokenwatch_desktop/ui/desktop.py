@@ -92,13 +92,15 @@ class DesktopApp(QObject):
 
     `tray_available` decides between the tray icon and a plain window (tests inject it).
     `hook`, when given, runs once after the first refresh: screenshots and benchmarks use it.
+    `watch_sleep` listens for the system's resume signal (the real app; tests drive it).
     """
 
     def __init__(self, settings: Settings, *, demo: bool = False, config_path: Path | None = None,
                  clients: Clients | None = None, clock: Clock | None = None,
                  tray_available: Callable[[], bool] = QSystemTrayIcon.isSystemTrayAvailable,
                  history: Callable[[], object | None] = open_history,
-                 hook: Hook | None = None, parent: QObject | None = None) -> None:
+                 hook: Hook | None = None, watch_sleep: bool = False,
+                 parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.config_path = config_path or settings.path or paths.config_path()
         self.clients = clients or Clients()
@@ -111,6 +113,8 @@ class DesktopApp(QObject):
         self._window: MainWindow | None = None
         self.settings_dialog: QWidget | None = None
         self.hook = hook
+        self.watch_sleep = watch_sleep
+        self.sleep_watcher: QObject | None = None
         self._hook_task: asyncio.Task[None] | None = None
         self.timings: dict[str, float] = {}
         self._quit: asyncio.Event | None = None
@@ -127,6 +131,8 @@ class DesktopApp(QObject):
         self._quit = asyncio.Event()
         self._show_first()
         self.controller.start()
+        if self.watch_sleep:
+            self._watch_sleep()
         if not self.controller.accounts:
             self.open_window()
         await self._quit.wait()
@@ -144,6 +150,13 @@ class DesktopApp(QObject):
             log.warning("no system tray is available; showing the window instead")
             self.open_window()
             self.timings["window_shown"] = time.time()
+
+    def _watch_sleep(self) -> None:
+        from tokenwatch_desktop.ui.resume import SleepWatcher
+
+        self.sleep_watcher = SleepWatcher(self)
+        self.sleep_watcher.resumed.connect(self.controller.check_resume)
+        self.sleep_watcher.start()
 
     def request_quit(self) -> None:
         log.info("quit requested")

@@ -13,6 +13,7 @@ from types import ModuleType
 import PySide6
 from PySide6 import QtCore, QtGui, QtWidgets
 from PySide6.QtCore import (
+    SLOT,
     QAbstractTableModel,
     QByteArray,
     QCoreApplication,
@@ -117,7 +118,7 @@ def dbus() -> ModuleType:
 
 
 __all__ = [
-    "BINDING", "BINDING_VERSION",
+    "BINDING", "BINDING_VERSION", "SLOT",
     "QAbstractItemView", "QAbstractTableModel", "QAction", "QApplication", "QBrush",
     "QButtonGroup", "QByteArray", "QCheckBox", "QCloseEvent", "QColor", "QComboBox",
     "QCoreApplication", "QCursor", "QDate", "QDialog", "QDialogButtonBox", "QEvent", "QFont",
