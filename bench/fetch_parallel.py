@@ -1,4 +1,4 @@
-"""Benchmark: are accounts and period windows fetched in parallel by the `tokenwatch` command?
+"""Benchmark whether the `tokenwatch` command fetches accounts and period windows in parallel.
 
 Starts the loopback fake (OpenAI and Anthropic) with a fixed latency per request, then times
 the installed `tokenwatch` console script on fresh data directories:
@@ -54,7 +54,7 @@ CASES = (
 
 
 def write_config(folder: Path, urls: dict[str, str]) -> Path:
-    """A config with the two fake accounts (JSON is valid YAML)."""
+    """Write a config with the two fake accounts (JSON is valid YAML)."""
     accounts = [{"id": name, "provider": name, "base_url": urls[name]} for name in KEYS]
     path = folder / "config.yaml"
     path.write_text(json.dumps({"version": 1, "accounts": accounts}))
@@ -62,7 +62,7 @@ def write_config(folder: Path, urls: dict[str, str]) -> Path:
 
 
 def fresh_env(folder: Path) -> dict[str, str]:
-    """An environment with a new home and XDG directories, and the keys of both accounts."""
+    """Build an environment with a new home, new XDG directories and both accounts' keys."""
     env = {name: value for name, value in os.environ.items()
            if not name.startswith(("TOKENWATCH_", "XDG_")) and name not in ("CLAUDE_CONFIG_DIR",
                                                                            "CODEX_HOME")}
@@ -93,7 +93,7 @@ def run_once(tokenwatch: str, config: Path, case: Case, world: FakeWorld) -> flo
 
 
 def check_figures(case: Case, document: dict[str, Any], world: FakeWorld) -> None:
-    """Each account's cost must equal the fake's expected dollars for the reported period."""
+    """Check that each account is ok and its cost equals the fake's expected dollars."""
     period = document["period"]
     first, last = date.fromisoformat(period["start"]), date.fromisoformat(period["end"])
     accounts = {entry["id"]: entry for entry in document["accounts"]}

@@ -26,12 +26,12 @@ from report_support import (
 
 from tokenwatch_desktop.core.errors import ErrorKind, ParseError, ProviderError
 from tokenwatch_desktop.core.periods import PeriodSpec
-from tokenwatch_desktop.core.records import UNATTRIBUTED, CostRow, CostSource, Status, Tokens
+from tokenwatch_desktop.core.records import UNATTRIBUTED, AccountData, CostRow, CostSource, Status, Tokens
 from tokenwatch_desktop.core.report import to_json
 from tokenwatch_desktop.core.settings import Settings
 from tokenwatch_desktop.engine import Engine, RefreshOptions
 from tokenwatch_desktop.providers import anthropic, buckets
-from tokenwatch_desktop.providers.fake import FakeWorld
+from tokenwatch_desktop.providers.fake import FakeWorld, dump_json
 from tokenwatch_desktop.providers.fake import anthropic as fake
 from tokenwatch_desktop.providers.fake import openai as fake_openai
 from tokenwatch_desktop.providers.fake.server import LoopbackServer
@@ -440,7 +440,7 @@ bucket_like = st.fixed_dictionaries({}, optional={
 page_like = st.fixed_dictionaries({}, optional={"data": st.lists(bucket_like) | json_values})
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
 @given(page=page_like | st.dictionaries(st.text(max_size=8), json_values, max_size=4))
 def test_parsers_arbitrary_json(page: dict[str, Any]) -> None:
     window = (date(2026, 11, 1), date(2026, 12, 4))
@@ -471,6 +471,22 @@ def test_row_parsers_arbitrary_rows(row: dict[str, Any]) -> None:
         pass
     else:
         assert usage.row.tokens.input == row["uncached_input_tokens"]
+
+
+
+@settings(max_examples=60, deadline=None)
+@given(body=page_like | json_values)
+def test_fetch_arbitrary_json(body: Any) -> None:
+    def handle(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=dump_json(body).encode())
+
+    try:
+        data = run_fetch(anthropic.fetch, account("anthropic"), KEY,
+                         transport=httpx.MockTransport(handle), span=period("7d"))
+    except ProviderError:
+        return
+    assert isinstance(data, AccountData)
+    assert all(row.amount.is_finite() for row in data.costs)
 
 
 # Real sockets

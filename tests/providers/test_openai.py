@@ -28,6 +28,7 @@ from report_support import (
 from tokenwatch_desktop.core.errors import ErrorKind, ParseError, ProviderError
 from tokenwatch_desktop.core.records import (
     UNATTRIBUTED,
+    AccountData,
     CostRow,
     CostSource,
     Status,
@@ -35,7 +36,7 @@ from tokenwatch_desktop.core.records import (
     UsageRow,
 )
 from tokenwatch_desktop.providers import buckets, openai
-from tokenwatch_desktop.providers.fake import FakeWorld
+from tokenwatch_desktop.providers.fake import FakeWorld, dump_json
 from tokenwatch_desktop.providers.fake import openai as fake
 from tokenwatch_desktop.providers.fake.server import LoopbackServer
 from tokenwatch_desktop.providers.http import RetryPolicy
@@ -456,7 +457,7 @@ page_like = st.fixed_dictionaries({}, optional={
 })
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
 @given(page=page_like | st.dictionaries(st.text(max_size=8), json_values, max_size=4))
 def test_parsers_arbitrary_json(page: dict[str, Any]) -> None:
     window = (date(2026, 11, 1), date(2026, 12, 4))
@@ -479,6 +480,22 @@ def test_row_parsers_arbitrary_rows(row: dict[str, Any]) -> None:
         except ParseError:
             continue
         assert parsed.day == date(2026, 12, 1)
+
+
+
+@settings(max_examples=60, deadline=None)
+@given(body=page_like | json_values)
+def test_fetch_arbitrary_json(body: Any) -> None:
+    def handle(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=dump_json(body).encode())
+
+    try:
+        data = run_fetch(openai.fetch, account("openai"), KEY,
+                         transport=httpx.MockTransport(handle), span=period("7d"))
+    except ProviderError:
+        return
+    assert isinstance(data, AccountData)
+    assert all(row.amount.is_finite() for row in data.costs)
 
 
 # Real sockets

@@ -87,7 +87,7 @@ def _context(request: FetchRequest) -> CallContext:
 
 
 async def _costs(ctx: CallContext, request: FetchRequest, group_by: str) -> Collected[CostRow]:
-    """Daily cost rows grouped by `group_by`, each labelled with that field's value."""
+    """Fetch daily cost rows grouped by `group_by`, each labelled with that field's value."""
 
     async def window(start: date, end: date) -> Collected[CostRow]:
         params = [*_window_params(start, end), ("group_by[]", group_by)]
@@ -101,7 +101,7 @@ async def _costs(ctx: CallContext, request: FetchRequest, group_by: str) -> Coll
 
 async def _usage(ctx: CallContext, request: FetchRequest, group_by: Sequence[str],
                  label: str) -> Collected[LabelledUsage]:
-    """Token usage per day, grouped by `group_by`, each row labelled with its `label` field."""
+    """Fetch token usage per day grouped by `group_by`, each row labelled by its `label` field."""
 
     async def window(start: date, end: date) -> Collected[LabelledUsage]:
         params = [*_window_params(start, end), *(("group_by[]", name) for name in group_by)]
@@ -114,7 +114,7 @@ async def _usage(ctx: CallContext, request: FetchRequest, group_by: Sequence[str
 
 
 def _window_params(start: date, end: date) -> list[tuple[str, str]]:
-    """`starting_at` and `ending_at` (exclusive) at UTC midnights, one page of buckets."""
+    """Build the query of one window: UTC midnights, `ending_at` exclusive, one page of buckets."""
     days = (end - start).days + 1
     return [
         ("starting_at", _instant(start)),
@@ -163,7 +163,7 @@ def _usage_row(row: Row, day: date, label: str) -> LabelledUsage:
 
 
 def _cache_writes(row: Row, where: str) -> int:
-    """Cache writes: the 5-minute plus 1-hour split when present, else a flat total if any."""
+    """Sum cache writes: the 5-minute plus 1-hour split when present, else a flat total if any."""
     creation = row.get("cache_creation")
     if isinstance(creation, Mapping):
         nested = f"{where}: cache_creation"
@@ -192,7 +192,7 @@ def _workspace_breakdown(rows: list[CostRow]) -> list[BreakdownRow]:
 
 
 def _key_breakdown(rows: list[LabelledUsage]) -> list[BreakdownRow]:
-    """Tokens per API key; the cost is None because the cost report cannot split by key."""
+    """Sum tokens per API key. The cost is None because the cost report cannot split by key."""
     totals: dict[str, Tokens] = defaultdict(Tokens)
     for item in rows:
         group = item.label or CONSOLE

@@ -187,7 +187,7 @@ class Http:
                 "or check the network and proxy settings.",
             ) from _scrubbed(exc, ctx)
         except httpx.LocalProtocolError:
-            # Raised for a header value that cannot be sent; its text would show the key.
+            # httpx raises this for a header value it cannot send, and its text would show the key.
             raise ProviderError(
                 ErrorKind.CONFIG,
                 f"{ctx.who}: the key contains characters that cannot be sent in a header; "
@@ -206,7 +206,7 @@ class Http:
 def _build(
     client: httpx.AsyncClient, ctx: CallContext, method: str, url: str, params: Query, body: Any
 ) -> httpx.Request:
-    """Build a request; a base URL or key that cannot be sent is a `config` error."""
+    """Build a request. A base URL or key that cannot be sent raises a `config` error."""
     try:
         return client.build_request(
             method, url, params=list(params), json=body, headers=dict(ctx.headers)
@@ -380,7 +380,7 @@ def _scrubbed(exc: Exception, ctx: CallContext) -> Exception | None:
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
-    """Scheme, host and port of a URL; an unreadable URL has the empty origin."""
+    """Return the scheme, host and port of a URL, or the empty origin for an unreadable URL."""
     try:
         parts = urlsplit(url)
         return parts.scheme, (parts.hostname or ""), parts.port

@@ -73,7 +73,7 @@ def _context(request: FetchRequest) -> CallContext:
 
 
 async def _costs(ctx: CallContext, request: FetchRequest, group_by: str) -> Collected[CostRow]:
-    """Daily cost rows grouped by `group_by`, the label of each row being that field's value."""
+    """Fetch daily cost rows grouped by `group_by`, each labelled with that field's value."""
 
     async def window(start: date, end: date) -> Collected[CostRow]:
         params = [*_window_params(start, end), ("group_by[]", group_by)]
@@ -86,7 +86,7 @@ async def _costs(ctx: CallContext, request: FetchRequest, group_by: str) -> Coll
 
 
 async def _usage(ctx: CallContext, request: FetchRequest) -> Collected[UsageRow]:
-    """Completions usage per day and model."""
+    """Fetch completions usage per day and model."""
 
     async def window(start: date, end: date) -> Collected[UsageRow]:
         params = [*_window_params(start, end), ("group_by[]", "model")]
@@ -98,7 +98,7 @@ async def _usage(ctx: CallContext, request: FetchRequest) -> Collected[UsageRow]
 
 
 def _window_params(start: date, end: date) -> list[tuple[str, str]]:
-    """`start_time` inclusive and `end_time` exclusive at UTC midnights, one page of buckets."""
+    """Build the query of one window: UTC midnights, end exclusive, one page of buckets."""
     days = (end - start).days + 1
     return [
         ("start_time", str(_unix(start))),

@@ -1,7 +1,7 @@
 """Fake Anthropic Admin API: the cost report and the messages usage report.
 
-Each key is one organization. Its usage per day comes from `world.rng("anthropic", key, day)`;
-the cost report prices the same usage per token type (batch at half price), adds web searches
+Each key is one organization. Its usage per day comes from `world.rng("anthropic", key, day)`.
+The cost report prices the same usage per token type (batch at half price), adds web searches
 and code execution, and leaves Priority Tier out as the real report does. `expected_costs` gives
 tests the exact dollars the client must report. Amounts are cents as decimal strings.
 
@@ -64,7 +64,7 @@ class Organization:
 
 
 def organization(world: FakeWorld, key: str) -> Organization:
-    """The workspaces (None is the default one), API keys (None is the Console) and models."""
+    """Derive the workspaces (None is the default one), API keys (None is the Console) and models."""
     rng = world.rng(PREFIX, key, "org")
     workspaces = tuple(f"wrkspc_{rng.getrandbits(64):016x}" for _ in range(rng.randint(1, 2)))
     api_keys = tuple(f"apikey_{rng.getrandbits(64):016x}" for _ in range(rng.randint(1, 3)))
@@ -73,7 +73,7 @@ def organization(world: FakeWorld, key: str) -> Organization:
 
 
 def activity(world: FakeWorld, key: str, day: date) -> list[dict[str, Any]]:
-    """Usage entries of one day: model, workspace, key, tier and token counts."""
+    """Generate the usage entries of one day: model, workspace, key, tier and token counts."""
     if day > world.today:
         return []
     org = organization(world, key)
@@ -107,7 +107,7 @@ def _tokens(fraction: float) -> int:
 
 
 def cost_items(world: FakeWorld, key: str, day: date) -> list[dict[str, Any]]:
-    """The cost report's line items of one day, amounts in cents, Priority Tier left out."""
+    """List the cost report's line items of one day in cents, leaving Priority Tier out."""
     items = []
     for entry in activity(world, key, day):
         if entry["service_tier"] == "priority":
@@ -147,7 +147,7 @@ def _item(cents: Decimal, description: str, cost_type: str,
 
 
 def expected_costs(world: FakeWorld, key: str, first: date, last: date) -> dict[date, Decimal]:
-    """Exact dollars per day from `first` to `last` (inclusive), as the cost report sums them."""
+    """Return exact dollars per day from `first` to `last` (inclusive), as the report sums them."""
     return {
         day: sum((item["amount"] for item in cost_items(world, key, day)), Decimal(0)) / 100
         for day in reports.days_between(first, last + timedelta(days=1))
@@ -156,7 +156,7 @@ def expected_costs(world: FakeWorld, key: str, first: date, last: date) -> dict[
 
 def expected_usage(world: FakeWorld, key: str, first: date, last: date,
                    field: str = "model") -> dict[str | None, dict[str, int]]:
-    """Token sums per value of `field` (model, api_key_id, service_tier...) over the days."""
+    """Sum tokens per value of `field` (model, api_key_id, service_tier...) over the days."""
     totals: dict[str | None, dict[str, int]] = defaultdict(lambda: dict.fromkeys(TOKEN_SUMS, 0))
     for day in reports.days_between(first, last + timedelta(days=1)):
         for entry in activity(world, key, day):
@@ -166,7 +166,7 @@ def expected_usage(world: FakeWorld, key: str, first: date, last: date,
 
 
 def handle(world: FakeWorld, request: FakeRequest) -> FakeResponse:
-    """Answer one request below `/anthropic`."""
+    """Return the response to one request below `/anthropic`."""
     key = request.headers.get("x-api-key")
     if not key:
         return error(401, "authentication_error", "x-api-key header is required")
@@ -188,7 +188,7 @@ def handle(world: FakeWorld, request: FakeRequest) -> FakeResponse:
 
 
 def error(status: int, kind: str, message: str) -> FakeResponse:
-    """A response in Anthropic's error shape, with its `request-id` header."""
+    """Build a response in Anthropic's error shape, with its `request-id` header."""
     request_id = _request_id()
     body = {"type": "error", "error": {"type": kind, "message": message},
             "request_id": request_id}
@@ -246,7 +246,7 @@ def _cost_report(world: FakeWorld, request: FakeRequest, key: str) -> dict[str, 
 
 
 def cents_text(cents: Decimal) -> str:
-    """Cents as the report writes them: "5475.00" for whole cents, else every digit ("0.5")."""
+    """Format cents as the report does: "5475.00" for whole cents, else every digit ("0.5")."""
     if cents == cents.to_integral_value():
         return f"{cents:.2f}"
     return format(cents.normalize(), "f")
@@ -296,7 +296,7 @@ def _report(world: FakeWorld, request: FakeRequest, key: str, size: int,
 
 
 def _range(world: FakeWorld, request: FakeRequest) -> tuple[date, date]:
-    """The first day (the day `starting_at` falls in) and the exclusive end day."""
+    """Return the first day (the one `starting_at` falls in) and the exclusive end day."""
     start = _parse_instant(request.value("starting_at"), "starting_at")
     if start is None:
         raise Rejected("starting_at: field required")

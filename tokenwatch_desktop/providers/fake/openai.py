@@ -1,7 +1,7 @@
 """Fake OpenAI admin API: `/v1/organization/costs` and `/v1/organization/usage/completions`.
 
 Each key is one organization. Its completions activity per day comes from
-`world.rng("openai", key, day)`; the costs are the same activity priced per line item, so
+`world.rng("openai", key, day)`. The costs are the same activity priced per line item, so
 `expected_costs` gives tests the exact dollars the client must report. Amounts go out as JSON
 numbers with their exact digits, and on some rows as numeric strings (the live API does both).
 
@@ -49,7 +49,7 @@ class Organization:
 
 
 def organization(world: FakeWorld, key: str) -> Organization:
-    """The projects, keys, users and models of the organization behind `key`."""
+    """Derive the projects, keys, users and models of the organization behind `key`."""
     rng = world.rng(PREFIX, key, "org")
     models = tuple(sorted(rng.sample(sorted(PRICES), rng.randint(2, len(PRICES)))))
     return Organization(
@@ -61,10 +61,11 @@ def organization(world: FakeWorld, key: str) -> Organization:
 
 
 def activity(world: FakeWorld, key: str, day: date) -> list[dict[str, Any]]:
-    """Completions entries of one day: who used which model, with token counts and requests.
+    """Generate the completions entries of one day: who used which model, tokens, requests.
 
     Some days use the older row format without `input_uncached_tokens` and
-    `input_cache_write_tokens`; those days have no cache writes, as that format cannot show them.
+    `input_cache_write_tokens`. Those days have no cache writes, because that format cannot
+    show them.
     """
     if day > world.today:
         return []
@@ -101,7 +102,7 @@ def _tokens(fraction: float) -> int:
 
 
 def line_items(entry: dict[str, Any]) -> list[dict[str, Any]]:
-    """The cost line items of one entry: input, cached input and output, priced exactly."""
+    """Price one entry exactly as line items: input, cached input and output."""
     model = entry["priced_as"]
     price_in, price_cached, price_out = PRICES[model]
     parts = (
@@ -118,7 +119,7 @@ def line_items(entry: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def expected_costs(world: FakeWorld, key: str, first: date, last: date) -> dict[date, Decimal]:
-    """Exact dollars per day from `first` to `last` (inclusive), as the costs endpoint sums them."""
+    """Return exact dollars per day from `first` to `last` (inclusive), as the costs sum them."""
     result = {}
     for day in reports.days_between(first, last + timedelta(days=1)):
         items = [item for entry in activity(world, key, day) for item in line_items(entry)]
@@ -128,7 +129,7 @@ def expected_costs(world: FakeWorld, key: str, first: date, last: date) -> dict[
 
 def expected_usage(world: FakeWorld, key: str, first: date,
                    last: date) -> dict[str | None, dict[str, int]]:
-    """Token sums per model (None for a null model) from `first` to `last` inclusive."""
+    """Sum tokens per model (None for a null model) from `first` to `last` inclusive."""
     totals: dict[str | None, dict[str, int]] = defaultdict(lambda: dict.fromkeys(TOKEN_SUMS, 0))
     for day in reports.days_between(first, last + timedelta(days=1)):
         for entry in activity(world, key, day):
@@ -138,7 +139,7 @@ def expected_usage(world: FakeWorld, key: str, first: date,
 
 
 def handle(world: FakeWorld, request: FakeRequest) -> FakeResponse:
-    """Answer one request below `/openai`."""
+    """Return the response to one request below `/openai`."""
     key = request.bearer()
     if not key:
         return error(401, "No API key was provided in the Authorization header.",
@@ -159,7 +160,7 @@ def handle(world: FakeWorld, request: FakeRequest) -> FakeResponse:
 
 
 def error(status: int, message: str, kind: str, code: str | None = None) -> FakeResponse:
-    """A response in OpenAI's error shape."""
+    """Build a response in OpenAI's error shape."""
     return FakeResponse(status, {"error": {"message": message, "type": kind, "param": None,
                                            "code": code}})
 
@@ -281,7 +282,7 @@ def _report(world: FakeWorld, request: FakeRequest, key: str, size: int,
 
 
 def _range(world: FakeWorld, request: FakeRequest) -> tuple[date, date]:
-    """The first day and the exclusive end day of the request, from Unix seconds."""
+    """Return the request's first day and exclusive end day, from Unix seconds."""
     start = _seconds(request.value("start_time"), "start_time")
     if start is None:
         raise Rejected("start_time is required")

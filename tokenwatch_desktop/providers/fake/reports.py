@@ -23,12 +23,12 @@ USAGE_LIMITS = {"1d": (31, 7), "1h": (168, 24), "1m": (1440, 60)}
 
 
 class Rejected(Exception):
-    """A request the fake answers with 400; the message is the provider's error message."""
+    """A request that gets a 400 response. The exception text is the error message."""
 
 
 @dataclass(frozen=True)
 class Paging:
-    """Which buckets go on the requested page, and the cursor of the next one."""
+    """The range of buckets on the requested page, and the cursor of the next page."""
 
     start: int
     stop: int
@@ -36,12 +36,12 @@ class Paging:
 
 
 def days_between(first: date, end: date) -> list[date]:
-    """Days from `first` up to (not including) `end`."""
+    """List the days from `first` up to (not including) `end`."""
     return [first + timedelta(days=offset) for offset in range((end - first).days)]
 
 
 def limit(request: FakeRequest, maximum: int, default: int) -> int:
-    """The `limit` parameter, checked against the endpoint's range exactly."""
+    """Read the `limit` parameter and check it against the endpoint's range exactly."""
     text = request.value("limit")
     if text is None:
         return default
@@ -51,7 +51,7 @@ def limit(request: FakeRequest, maximum: int, default: int) -> int:
 
 
 def group_by(request: FakeRequest, allowed: Iterable[str]) -> list[str]:
-    """The requested `group_by` values, each one checked against the endpoint's set."""
+    """Read the `group_by` values and check each one against the endpoint's set."""
     allowed = set(allowed)
     values = request.values("group_by")
     for value in values:
@@ -104,7 +104,7 @@ def _read_cursor(cursor: str, digest: str, pages: int) -> int:
 
 def grouped(entries: Sequence[Mapping[str, Any]], keys: Sequence[str], fields: Sequence[str],
             sums: Sequence[str]) -> list[dict[str, Any]]:
-    """Sum `sums` over entries with equal values of `keys`; other grouping `fields` are null."""
+    """Sum `sums` over entries with equal values of `keys`. Other grouping `fields` are null."""
     groups: dict[tuple[Any, ...], dict[str, Any]] = {}
     for entry in entries:
         ident = tuple(entry.get(name) for name in keys)
