@@ -91,3 +91,13 @@ def test_view_header_click_sorts(qtbot: Any) -> None:
     assert table.headerData(1, Qt.Orientation.Horizontal) == "Cost"
     assert table.headerData(0, Qt.Orientation.Vertical) is None
     assert table.data(QModelIndex()) is None
+
+
+def test_balance_text_rounds() -> None:
+    from tokenwatch_desktop.core.records import Balance
+    from tokenwatch_desktop.ui.tables import balance_text
+
+    assert balance_text([Balance(Decimal("825.15701"), "USD")]) == "$825.16"
+    assert balance_text([Balance(Decimal("1234.565"), "CNY"), Balance(Decimal("2"), "USD")]) == (
+        "1,234.57 CNY, $2.00")
+    assert balance_text([]) == "—"

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Generic, TypeVar
 
-from tokenwatch_desktop.core.money import display
+from tokenwatch_desktop.core.money import CENT, display
 from tokenwatch_desktop.core.records import (
     AccountKind,
     AccountReport,
+    Balance,
     CostSource,
     DayTotal,
     ModelTotal,
@@ -178,8 +179,20 @@ def _kind_text(account: AccountReport) -> str:
     return tr("billed") if account.kind is AccountKind.BILLED else tr("local logs")
 
 
+def balance_text(balances: Sequence[Balance]) -> str:
+    """Balances rounded half up to cents: `$12.34` for USD, `56.78 CNY` for other currencies."""
+    parts = []
+    for balance in balances:
+        if balance.currency == "USD":
+            parts.append(display(balance.remaining))
+        else:
+            rounded = balance.remaining.quantize(CENT, rounding=ROUND_HALF_UP)
+            parts.append(f"{rounded:,} {balance.currency}")
+    return ", ".join(parts) or UNKNOWN
+
+
 def _balance_text(account: AccountReport) -> str:
-    return ", ".join(f"{b.remaining} {b.currency}" for b in account.balance) or UNKNOWN
+    return balance_text(account.balance)
 
 
 def _as_of_text(account: AccountReport) -> str:

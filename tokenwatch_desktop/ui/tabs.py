@@ -30,6 +30,7 @@ from tokenwatch_desktop.ui.qt import (
 from tokenwatch_desktop.ui.tables import (
     RecordTable,
     account_table,
+    balance_text,
     count_text,
     day_table,
     model_table,
@@ -49,8 +50,9 @@ def table_view(model: RecordTable[object]) -> QTableView:
     view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
     view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
     view.verticalHeader().setVisible(False)
-    view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-    view.horizontalHeader().setStretchLastSection(True)
+    header = view.horizontalHeader()
+    header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)  # the name column takes the rest
     view.setAlternatingRowColors(True)
     return view
 
@@ -258,7 +260,7 @@ class AccountTab(QWidget):
             "per_million": display(per_million),
             "tokens": count_text(tokens),
             "requests": count_text(account.requests),
-            "balance": ", ".join(f"{b.remaining} {b.currency}" for b in account.balance) or "—",
+            "balance": balance_text(account.balance),
             "as_of": account.as_of.astimezone().strftime("%Y-%m-%d %H:%M") if account.as_of
             else "—",
         }
