@@ -153,6 +153,7 @@ def test_anthropic_cents_strings_are_exact(run_cli, loopback, write_config):
     ["all", "--period", "45d"],
     ["all", "--since", "2026-11-10", "--until", "2026-11-01"],
     ["all", "--since", "yesterday"],
+    ["all", "--since", "2099-01-01"],
 ])
 def test_invalid_usage_exits_2(run_cli, args):
     result = run_cli(args)

@@ -57,8 +57,13 @@ class Period:
         return datetime.combine(self.end + timedelta(days=1), time(), tzinfo=UTC)
 
 
-def parse_spec(label: str | None, since: str | None, until: str | None, default: str) -> PeriodSpec:
-    """Check the command line's period options; raise `UsageError` with the valid choices."""
+def parse_spec(label: str | None, since: str | None, until: str | None, default: str,
+               now: datetime | None = None) -> PeriodSpec:
+    """Check the command line's period options; raise `UsageError` with the valid choices.
+
+    `--since` later than today is an error. Today is taken in whichever convention is later
+    (UTC or local), so a local day that has already begun is accepted.
+    """
     if since is None and until is not None:
         raise UsageError("--until needs --since; give both dates as YYYY-MM-DD")
     if since is not None:
@@ -68,6 +73,9 @@ def parse_spec(label: str | None, since: str | None, until: str | None, default:
         end = _parse_date(until, "--until") if until is not None else None
         if end is not None and start > end:
             raise UsageError(f"--since {start} is after --until {end}")
+        latest = max(today(DayBoundary.UTC, now), today(DayBoundary.LOCAL, now))
+        if start > latest:
+            raise UsageError(f"--since {start} is in the future; today is {latest}")
         return PeriodSpec(CUSTOM, start, end)
     chosen = label if label is not None else default
     if chosen not in PERIODS:
