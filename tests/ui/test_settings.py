@@ -623,7 +623,11 @@ def test_closing_does_not_quit(
     qtbot: Any, run: Any, http: Http, config_path: Path, qapp: QApplication,
 ) -> None:
     closed: list[int] = []
-    qapp.lastWindowClosed.connect(lambda: closed.append(1))
+
+    def on_last_window_closed() -> None:
+        closed.append(1)
+
+    qapp.lastWindowClosed.connect(on_last_window_closed)
     assert qapp.quitOnLastWindowClosed()
 
     async def body() -> None:
@@ -636,4 +640,7 @@ def test_closing_does_not_quit(
         assert not dialog.isVisible()
         assert closed == []
 
-    run(body())
+    try:
+        run(body())
+    finally:
+        qapp.lastWindowClosed.disconnect(on_last_window_closed)
