@@ -7,8 +7,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from local_logs import Runner
 
+from tests.local.local_logs import Runner
 from tokenwatch_desktop.local import account
 
 

@@ -6,7 +6,7 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-from local_logs import (
+from tests.local.local_logs import (
     SONNET,
     Runner,
     assistant,
@@ -17,7 +17,6 @@ from local_logs import (
     user,
     write,
 )
-
 from tokenwatch_desktop.core.periods import DayBoundary
 from tokenwatch_desktop.core.records import AccountData, CostSource, Tokens
 

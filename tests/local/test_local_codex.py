@@ -6,8 +6,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from local_logs import Runner, period, requests, total_tokens, write
-
+from tests.local.local_logs import Runner, period, requests, total_tokens, write
 from tokenwatch_desktop.core.records import Tokens
 
 MARCH = period(date(2026, 3, 1), date(2026, 3, 31))

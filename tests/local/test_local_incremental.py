@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from local_logs import Runner, assistant, compact, period, requests, total_tokens, write
 
+from tests.local.local_logs import Runner, assistant, compact, period, requests, total_tokens, write
 from tokenwatch_desktop.core.records import AccountData
 from tokenwatch_desktop.core.settings import AccountConfig
 from tokenwatch_desktop.local import account, claude_code, scanner

@@ -7,8 +7,8 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from local_logs import assistant, compact
 
+from tests.local.local_logs import assistant, compact
 from tokenwatch_desktop.local import claude_lines
 from tokenwatch_desktop.local.codex_lines import RolloutReader
 from tokenwatch_desktop.local.lines import LineError, UsageLine

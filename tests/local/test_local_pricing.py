@@ -8,8 +8,8 @@ from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from local_logs import Runner, assistant, period, write
 
+from tests.local.local_logs import Runner, assistant, period, write
 from tokenwatch_desktop.core.pricing import PriceTable, model_names
 from tokenwatch_desktop.core.settings import PriceOverride
 

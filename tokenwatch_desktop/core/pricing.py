@@ -62,29 +62,27 @@ class Sheet:
         hour = write_1h if self.cache_write_1h is not None else 0
         writes = write_5m + write_1h - hour if self.cache_write is not None else 0
         reads = read if self.cache_read is not None else 0
-        total = (
-            _at(self.input, all_input, all_input - reads - writes - hour)
-            + _at(self.cache_read, all_input, reads)
-            + _at(self.cache_write, all_input, writes)
-            + _at(self.cache_write_1h, all_input, hour)
-            + _at(self.output, all_input, output)
-        ) / MILLION
+        leaves = ((self.input, all_input - reads - writes - hour), (self.cache_read, reads),
+                  (self.cache_write, writes), (self.cache_write_1h, hour), (self.output, output))
+        total = sum((_at(price, all_input) * count for price, count in leaves if count),
+                    Decimal(0)) / MILLION
         if self.requests is not None:
             total += self.requests / THOUSAND
         return total
 
 
-def _at(price: Price | None, all_input: int, count: int) -> Decimal:
-    if price is None or not count:
+def _at(price: Price | None, all_input: int) -> Decimal:
+    """The price that applies to a request with `all_input` input tokens (0 when unpriced)."""
+    if price is None:
         return Decimal(0)
     if isinstance(price, Decimal):
-        return price * count
+        return price
     base, tiers = price
     chosen = base
     for threshold, tier_price in tiers:
         if all_input > threshold:
             chosen = tier_price
-    return chosen * count
+    return chosen
 
 
 class PriceTable:
@@ -92,7 +90,7 @@ class PriceTable:
 
     def __init__(self, overrides: Sequence[PriceOverride] = ()) -> None:
         self.overrides = tuple(overrides)
-        self._sheets: dict[tuple[str, str, bool, object], Sheet | None] = {}
+        self._sheets: dict[tuple[str, str, bool, int], Sheet | None] = {}
         self._snapshot: Any = None
         self._timed: set[tuple[str, str]] = set()
 
@@ -109,15 +107,16 @@ class PriceTable:
         return None if sheet is None else sheet.cost(counts)
 
     def sheet(self, vendor: str, model: str, at_ms: int, fast: bool = False) -> Sheet | None:
-        instant = datetime.fromtimestamp(at_ms / 1000, UTC)
-        # Prices change at UTC midnight, except time-of-day prices (off-peak discounts).
-        slot: object = instant.date()
-        if (vendor, model) in self._timed:
-            slot = at_ms // 900_000
+        # Prices change at UTC midnight, except time-of-day prices (off-peak discounts), which
+        # are looked up per 15 minutes.
+        slot = at_ms // 900_000 if (vendor, model) in self._timed else at_ms // 86_400_000
         key = (vendor, model, fast, slot)
-        if key not in self._sheets:
-            self._sheets[key] = self._lookup(vendor, model, instant, fast)
-        return self._sheets[key]
+        try:
+            return self._sheets[key]
+        except KeyError:
+            instant = datetime.fromtimestamp(at_ms / 1000, UTC)
+            found = self._sheets[key] = self._lookup(vendor, model, instant, fast)
+            return found
 
     def _lookup(self, vendor: str, model: str, instant: datetime, fast: bool) -> Sheet | None:
         override = self._override(vendor, model, instant.date())

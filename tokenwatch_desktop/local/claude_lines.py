@@ -18,69 +18,78 @@ log = logging.getLogger(__name__)
 #: A line that cannot carry usage never contains this key, so it is skipped unparsed.
 USAGE_KEY = b'"usage"'
 SYNTHETIC = "<synthetic>"
-_OPTIONAL_IDS = ("version", "sessionId", "requestId")
+#: The C scanner behind `json.loads`, called directly to skip its encoding detection.
+_SCAN: Any = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 
 def parse_line(raw: bytes) -> UsageLine | None:
     """Return the usage of one log line, None when it has none, or raise `LineError`."""
     if USAGE_KEY not in raw:
         return None
-    try:
-        document = json.loads(raw)
-    except (ValueError, RecursionError):
-        raise LineError(LineProblem.CORRUPT, "line is not valid JSON") from None
-    if not isinstance(document, dict):
-        raise LineError(LineProblem.CORRUPT, "line is not a JSON object")
-    record = _usage_record(document)
-    if record is None:
-        return None
-    return _read_record(record)
-
-
-def _usage_record(document: dict[str, Any]) -> dict[str, Any] | None:
-    """The object that holds `message.usage`: the line itself or its nested `data.message`."""
+    document = _decode(raw)
     message = document.get("message")
-    if isinstance(message, dict) and "usage" in message:
-        return document if document.get("type") in ("assistant", None) else None
+    if type(message) is dict and "usage" in message:
+        if document.get("type", "assistant") != "assistant":
+            return None
+        record = document
+    else:
+        nested = _nested_record(document)
+        if nested is None:
+            return None
+        record, message = nested
+    return _read_record(record, message)
+
+
+def _decode(raw: bytes) -> dict[str, Any]:
+    """Decode one line as a JSON object (skipping `json.loads`' encoding detection)."""
+    try:
+        text = raw.decode()
+        document, end = _SCAN(text, 0)
+    except (ValueError, StopIteration, RecursionError):
+        raise LineError(LineProblem.CORRUPT, "line is not valid JSON") from None
+    if end != len(text) and text[end:].strip():
+        raise LineError(LineProblem.CORRUPT, "line has text after its JSON value")
+    if type(document) is not dict:
+        raise LineError(LineProblem.CORRUPT, "line is not a JSON object")
+    return document
+
+
+def _nested_record(document: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """The sub-agent progress shape: the record and its message under `data.message`."""
     data = document.get("data")
-    if not isinstance(data, dict):
-        return None
-    nested = data.get("message")
-    if not isinstance(nested, dict):
+    nested = data.get("message") if type(data) is dict else None
+    if type(nested) is not dict or nested.get("type", "assistant") != "assistant":
         return None
     inner = nested.get("message")
-    if isinstance(inner, dict) and "usage" in inner and nested.get("type") in ("assistant", None):
-        return nested
+    if type(inner) is dict and "usage" in inner:
+        return nested, inner
     return None
 
 
-def _read_record(record: dict[str, Any]) -> UsageLine | None:
-    message: dict[str, Any] = record["message"]
+def _read_record(record: dict[str, Any], message: dict[str, Any]) -> UsageLine | None:
     model = message.get("model")
     if model == SYNTHETIC:
         return None
-    for name in _OPTIONAL_IDS:
-        _optional_text(record.get(name), name)
-    message_id = _optional_text(message.get("id"), "message.id")
-    model = _optional_text(model, "message.model")
+    message_id = message.get("id")
+    request_id = record.get("requestId")
+    for value, name in ((record.get("version"), "version"),
+                        (record.get("sessionId"), "sessionId"), (request_id, "requestId"),
+                        (message_id, "message.id"), (model, "message.model")):
+        if value is not None and (type(value) is not str or not value):
+            raise LineError(LineProblem.INVALID, f"{name} is present but not a non-empty string")
     usage = message["usage"]
-    if not isinstance(usage, dict):
+    if type(usage) is not dict:
         raise LineError(LineProblem.INVALID, "message.usage is not an object")
 
     cache_5m, cache_1h = _cache_writes(usage)
-    sidechain = record.get("isSidechain")
     return UsageLine(
-        at_ms=parse_instant(record.get("timestamp")),
-        model=model,
-        input=count(usage.get("input_tokens"), "usage.input_tokens", required=True),
-        cache_read=count(usage.get("cache_read_input_tokens"), "usage.cache_read_input_tokens"),
-        cache_write_5m=cache_5m,
-        cache_write_1h=cache_1h,
-        output=count(usage.get("output_tokens"), "usage.output_tokens", required=True),
-        message_id=message_id,
-        request_id=_optional_text(record.get("requestId"), "requestId"),
-        sidechain=sidechain is True,
-        fast=usage.get("speed") is not None,
+        parse_instant(record.get("timestamp")), model,
+        count(usage.get("input_tokens"), "usage.input_tokens", required=True),
+        count(usage.get("cache_read_input_tokens"), "usage.cache_read_input_tokens"),
+        cache_5m, cache_1h,
+        count(usage.get("output_tokens"), "usage.output_tokens", required=True),
+        message_id, request_id, record.get("isSidechain") is True,
+        usage.get("speed") is not None,
     )
 
 
@@ -88,7 +97,7 @@ def _cache_writes(usage: dict[str, Any]) -> tuple[int, int]:
     """5-minute and 1-hour cache writes: the nested split when present, else the flat total."""
     flat = count(usage.get("cache_creation_input_tokens"), "usage.cache_creation_input_tokens")
     split = usage.get("cache_creation")
-    if not isinstance(split, dict) or not (
+    if type(split) is not dict or not (
         "ephemeral_5m_input_tokens" in split or "ephemeral_1h_input_tokens" in split
     ):
         return flat, 0
@@ -98,12 +107,3 @@ def _cache_writes(usage: dict[str, Any]) -> tuple[int, int]:
         log.debug("cache write split %d + %d differs from the total %d; using the split",
                   five, hour, flat)
     return five, hour
-
-
-def _optional_text(value: object, what: str) -> str | None:
-    """A field that may be missing but, when present, must be a non-empty string."""
-    if value is None:
-        return None
-    if not isinstance(value, str) or not value:
-        raise LineError(LineProblem.INVALID, f"{what} is present but not a non-empty string")
-    return value

@@ -22,7 +22,11 @@ from tokenwatch_desktop.local.lines import UsageLine
 
 @dataclass(slots=True)
 class Response:
-    """One API response: the copy that counts, the earliest instant of any copy, a storage id."""
+    """One API response: the copy that counts, the earliest instant of any copy, a storage id.
+
+    `saved` is what the stored totals count for it (its earliest instant and counted copy),
+    None for a response not stored yet.
+    """
 
     message_id: str
     request_id: str | None
@@ -30,6 +34,11 @@ class Response:
     first_ms: int
     best: UsageLine
     row_id: int | None = None
+    saved: tuple[int, UsageLine] | None = None
+
+    @property
+    def counted(self) -> tuple[int, UsageLine]:
+        return (self.first_ms, self.best)
 
     def matches(self, line: UsageLine) -> bool:
         if line.sidechain or self.any_sidechain:
@@ -73,16 +82,6 @@ def new_response(line: UsageLine) -> Response:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Change:
-    """What one copy did to the totals: `before` is what the response counted until now
-    (None for a new response), `after` what it counts from now on."""
-
-    before: tuple[int, UsageLine] | None
-    after: tuple[int, UsageLine]
-    response: Response
-
-
 class ResponseBook:
     """Responses seen so far, by `message.id` (usually one response per id)."""
 
@@ -94,18 +93,20 @@ class ResponseBook:
 
     def load(self, response: Response) -> None:
         """Add a response read back from storage."""
+        response.saved = response.counted
         self.by_id.setdefault(response.message_id, []).append(response)
 
-    def add(self, line: UsageLine) -> Change | None:
-        """Record one copy; return the change to the totals, or None when it changes nothing."""
+    def add(self, line: UsageLine) -> Response | None:
+        """Record one copy; return its response when what that counts changed, else None."""
         assert line.message_id is not None
-        group = self.by_id.setdefault(line.message_id, [])
+        group = self.by_id.get(line.message_id)
+        if group is None:
+            response = new_response(line)
+            self.by_id[line.message_id] = [response]
+            return response
         for response in group:
             if response.matches(line):
-                before = (response.first_ms, response.best)
-                if not response.merge(line):
-                    return None
-                return Change(before, (response.first_ms, response.best), response)
+                return response if response.merge(line) else None
         response = new_response(line)
         group.append(response)
-        return Change(None, (response.first_ms, response.best), response)
+        return response

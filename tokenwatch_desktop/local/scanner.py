@@ -28,6 +28,7 @@ HEAD_BYTES = 1024
 CHUNK_BYTES = 16 * 1024 * 1024
 #: How much of a new Codex rollout is read ahead to find a sub-agent's replayed events.
 PEEK_BYTES = 256 * 1024
+
 CLAUDE = "claude-code"
 CODEX = "codex"
 
@@ -53,13 +54,13 @@ class ScanResult:
 def find_files(roots: Iterable[Path], kind: str) -> list[Path]:
     """Every `*.jsonl` under the roots, sorted; for Codex, the first file of each name only.
 
-    Codex roots list `sessions` before `archived_sessions`, so a rollout present in both is read
-    from `sessions`.
+    A Codex rollout present in both `sessions` and `archived_sessions` is read from `sessions`,
+    whether they are two roots or one root holds both.
     """
     found: list[Path] = []
     names: set[str] = set()
     for root in roots:
-        for path in sorted(_walk(root)):
+        for path in sorted(_walk(root), key=lambda p: ("archived_sessions" in p.parts, p)):
             if kind == CODEX:
                 if path.name in names:
                     continue
@@ -78,35 +79,36 @@ def _walk(root: Path) -> Iterable[Path]:
         log.debug("cannot list %s: %s", root, exc)
 
 
-def scan(paths: Sequence[Path], kind: str, known: dict[tuple[int, int], FileState],
-         read: Callable[[Path, str, FileState | None], FileScan | None] | None = None,
+def scan(paths: Sequence[Path], kind: str, known: dict[tuple[int, int], FileState]
          ) -> ScanResult:
-    """Read new data from every file; files no longer present are reported in `gone`."""
-    reader = read or read_file
-    result = ScanResult([], [], [])
+    """Read new data from every file; files no longer present are reported in `gone`.
+
+    NOTE: files are parsed on the calling thread. Worker processes (two here) made a first
+    scan of 500 MB slower, 3.9-4.4 s against 3.4 s, because sending the parsed lines back
+    cost more than the parsing they shared.
+    """
+    jobs: list[tuple[Path, str, FileState | None]] = []
     seen: set[tuple[int, int]] = set()
     for path in paths:
-        identity = _identity(path)
-        if identity is None:
+        try:
+            info = path.stat()
+        except OSError:
             continue
+        identity = (info.st_dev, info.st_ino)
         seen.add(identity)
-        outcome = reader(path, kind, known.get(identity))
+        previous = known.get(identity)
+        if previous is not None and _unchanged(previous, path, info):
+            continue
+        jobs.append((path, kind, previous))
+    result = ScanResult([], [], [identity for identity in known if identity not in seen])
+    for outcome in (read_file(*job) for job in jobs):
         if outcome is None:
             continue
         result.lines.extend(outcome.lines)
         result.states.append(outcome.state)
         result.files_read += 1
         result.bytes_read += outcome.bytes_read
-    result.gone = [identity for identity in known if identity not in seen]
     return result
-
-
-def _identity(path: Path) -> tuple[int, int] | None:
-    try:
-        info = path.stat()
-    except OSError:
-        return None
-    return (info.st_dev, info.st_ino)
 
 
 def read_file(path: Path, kind: str, previous: FileState | None) -> FileScan | None:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from tokenwatch_desktop.core.pricing import PriceTable
-from tokenwatch_desktop.local.dedupe import Change, Response, ResponseBook
+from tokenwatch_desktop.local.dedupe import Response, ResponseBook
 from tokenwatch_desktop.local.lines import BUCKET_SECONDS, UsageLine
 
 log = logging.getLogger(__name__)
@@ -157,15 +157,20 @@ class Ledger:
         try:
             self._reprice_if_needed(prices)
             book = self._book_for(lines)
-            changes = [change for line in lines if (change := book.add(line)) is not None]
-            self._write_responses(changes)
-            self._add_to_buckets(self._bucket_deltas(changes, prices))
+            changed: dict[int, Response] = {}
+            for line in lines:
+                response = book.add(line)
+                if response is not None:
+                    changed[id(response)] = response
+            touched = [r for r in changed.values() if r.saved != r.counted]
+            self._write_responses(touched)
+            self._add_to_buckets(self._bucket_deltas(touched, prices))
             self._save_files(states, gone)
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
-        return len(changes)
+        return len(touched)
 
     def _book_for(self, lines: Sequence[UsageLine]) -> ResponseBook:
         """A book holding the stored responses that the new lines may be copies of."""
@@ -185,29 +190,22 @@ class Ledger:
     def _empty(self, table: str) -> bool:
         return self.db.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone() is None
 
-    def _write_responses(self, changes: Sequence[Change]) -> None:
-        fresh: list[Response] = []
-        updated: list[Response] = []
-        seen: set[int] = set()
-        for change in changes:
-            response = change.response
-            if id(response) in seen:
-                continue
-            seen.add(id(response))
-            (updated if response.row_id is not None else fresh).append(response)
+    def _write_responses(self, responses: Sequence[Response]) -> None:
+        fresh = [response for response in responses if response.row_id is None]
+        updated = [response for response in responses if response.row_id is not None]
         self.db.executemany(f"INSERT INTO responses ({_RESPONSE_COLUMNS}) VALUES "
                             f"({','.join('?' * 13)})", [_response_row(r) for r in fresh])
         self.db.executemany(
             f"UPDATE responses SET ({_RESPONSE_COLUMNS}) = ({','.join('?' * 13)}) WHERE id = ?",
             [(*_response_row(r), r.row_id) for r in updated])
 
-    def _bucket_deltas(self, changes: Sequence[Change],
+    def _bucket_deltas(self, responses: Sequence[Response],
                        prices: PriceTable) -> dict[tuple[int, str], list[Any]]:
         deltas: dict[tuple[int, str], list[Any]] = defaultdict(_zero_delta)
-        for change in changes:
-            if change.before is not None:
-                _add_delta(deltas, change.before, prices, self.vendor, -1)
-            _add_delta(deltas, change.after, prices, self.vendor, 1)
+        for response in responses:
+            if response.saved is not None:
+                _add_delta(deltas, response.saved, prices, self.vendor, -1)
+            _add_delta(deltas, response.counted, prices, self.vendor, 1)
         return deltas
 
     def _add_to_buckets(self, deltas: dict[tuple[int, str], list[Any]]) -> None:

@@ -1,0 +1,247 @@
+"""Compare TokenWatch's Claude Code scan with ccusage on one generated 500 MB log tree.
+
+Run from the repository root: `python bench/scan_vs_ccusage.py [--size 500MB] [--runs 5]`.
+It installs ccusage 20.0.24 under bench/out/ccusage (20.0.26 ships no linux-x64 binary),
+generates the tree once under bench/out/, then measures (medians of --runs):
+
+- ccusage's whole run: `ccusage daily --offline --json` with CLAUDE_CONFIG_DIR on the tree;
+- TokenWatch's scan in-process: a first scan into a fresh store (and one without a store);
+- TokenWatch's refresh with nothing new, in-process, on the store of the first scan;
+- the `tokenwatch claude-code --json` command, cold: a fresh data directory each run.
+
+It then compares token totals and per-model costs, and explains each token difference by
+counting the same lines with ccusage's identity rule (message id and request id both present,
+else every line counts) instead of TokenWatch's. Prints one JSON document.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "out"
+CCUSAGE_VERSION = "20.0.24"
+END = date(2026, 3, 31)
+DAYS = 120
+#: Sessions that start near END run on past it; every report covers them too.
+LAST = date(2026, 5, 31)
+
+
+def install_ccusage() -> Path:
+    binary = OUT / "ccusage" / "node_modules" / ".bin" / "ccusage"
+    if not binary.exists():
+        subprocess.run(["npm", "install", "--prefix", str(OUT / "ccusage"),
+                        f"ccusage@{CCUSAGE_VERSION}"], check=True)
+    return binary
+
+
+def ensure_tree(size: int) -> tuple[Path, dict[str, Any]]:
+    from tokenwatch_desktop.local.generate import generate
+
+    tree = OUT / f"tree-{size}"
+    summary_file = OUT / f"tree-{size}.json"
+    if not summary_file.exists():
+        summary = generate(tree, size, ("claude-code",), seed=7, end=END, days=DAYS)
+        summary_file.write_text(json.dumps(summary.__dict__))
+    return tree, json.loads(summary_file.read_text())
+
+
+def timed(command: list[str], env: dict[str, str]) -> tuple[float, bytes]:
+    started = time.perf_counter()
+    done = subprocess.run(command, env=env, capture_output=True, check=True)
+    return time.perf_counter() - started, done.stdout
+
+
+def run_ccusage(binary: Path, tree: Path, runs: int) -> tuple[list[float], dict[str, Any]]:
+    env = dict(os.environ, CLAUDE_CONFIG_DIR=str(tree / "claude"))
+    times, output = [], b""
+    for _ in range(runs):
+        elapsed, output = timed([str(binary), "daily", "--offline", "--json"], env)
+        times.append(elapsed)
+    return times, json.loads(output)
+
+
+def _request(data_dir: Path | None, tree: Path) -> Any:
+    from tokenwatch_desktop.core.periods import DayBoundary, Period
+    from tokenwatch_desktop.core.settings import AccountConfig
+    from tokenwatch_desktop.providers.base import FetchRequest
+
+    first = date.fromordinal(END.toordinal() - DAYS - 1)
+    return FetchRequest(
+        account=AccountConfig("claude-code", "claude-code",
+                              options={"paths": [str(tree / "claude" / "projects")]}),
+        key=None, period=Period("custom", first, LAST, DayBoundary.UTC),
+        http=None,  # type: ignore[arg-type]  # local accounts make no HTTP calls
+        now=datetime.now(UTC), data_dir=data_dir)
+
+
+def run_in_process(tree: Path, runs: int) -> dict[str, Any]:
+    from tokenwatch_desktop.local import account, claude_code
+
+    roots = [tree / "claude" / "projects"]
+    no_store = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        account.refresh(_request(None, tree), claude_code.AGENT, roots)
+        no_store.append(time.perf_counter() - started)
+    cold, warm, data = [], [], None
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory(dir=OUT) as folder:
+            request = _request(Path(folder), tree)
+            started = time.perf_counter()
+            data = account.refresh(request, claude_code.AGENT, roots)
+            cold.append(time.perf_counter() - started)
+            for _ in range(runs):
+                started = time.perf_counter()
+                account.refresh(request, claude_code.AGENT, roots)
+                warm.append(time.perf_counter() - started)
+            account.LEDGERS.close_all()
+    return {"no_store": no_store, "cold": cold, "nothing_new": warm, "data": data}
+
+
+def run_cli(tree: Path, runs: int) -> tuple[list[float], dict[str, Any]]:
+    command = str(Path(sys.executable).with_name("tokenwatch"))
+    times, output = [], b""
+    first = date.fromordinal(END.toordinal() - DAYS - 1)
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory(dir=OUT) as folder:
+            config = Path(folder) / "config.yaml"
+            config.write_text(json.dumps({"version": 1, "accounts": [{
+                "id": "claude-code", "provider": "claude-code",
+                "paths": [str(tree / "claude" / "projects")]}]}))
+            env = dict(os.environ, HOME=folder, XDG_DATA_HOME=f"{folder}/data",
+                       XDG_CONFIG_HOME=f"{folder}/config", XDG_CACHE_HOME=f"{folder}/cache",
+                       XDG_STATE_HOME=f"{folder}/state")
+            elapsed, output = timed([command, "claude-code", "--json", "--config", str(config),
+                                     "--since", first.isoformat(), "--until",
+                                     LAST.isoformat()], env)
+            times.append(elapsed)
+    return times, json.loads(output)
+
+
+def ccusage_rule_totals(tree: Path) -> dict[str, Any]:
+    """Count the tree with ccusage's identity rule, using TokenWatch's line parser.
+
+    ccusage keys a response on (message id, request id) exactly, a missing request id being a
+    value of its own, and matches on the message id alone when either copy is a sidechain.
+    TokenWatch also joins a copy without a request id to one with it.
+    """
+    from tokenwatch_desktop.local import claude_lines, scanner
+    from tokenwatch_desktop.local.dedupe import is_better
+    from tokenwatch_desktop.local.lines import LineError
+
+    kept: dict[tuple[str, str | None], Any] = {}
+    by_message: dict[str, list[tuple[str, str | None]]] = defaultdict(list)
+    unkeyed = []
+    for path in scanner.find_files([tree / "claude" / "projects"], "claude-code"):
+        for raw in scanner._candidate_lines(path.read_bytes(), "claude-code"):
+            try:
+                line = claude_lines.parse_line(raw)
+            except LineError:
+                continue
+            if line is None:
+                continue
+            if line.message_id is None:
+                unkeyed.append(line)
+                continue
+            key = (line.message_id, line.request_id)
+            if key not in kept:
+                key = next((other for other in by_message[line.message_id]
+                            if line.sidechain or kept[other].sidechain), key)
+            if key not in kept:
+                kept[key] = line
+                by_message[line.message_id].append(key)
+            elif is_better(line, kept[key]):
+                kept[key] = line
+    lines = [*kept.values(), *unkeyed]
+    split = sum(1 for keys in by_message.values() if len(keys) > 1)
+    return {"responses": len(lines), "tokens": _sum(lines),
+            "message_ids_counted_twice": split}
+
+
+def _sum(lines: list[Any]) -> dict[str, int]:
+    return {"input": sum(x.input for x in lines), "cache_read": sum(x.cache_read for x in lines),
+            "cache_write": sum(x.cache_write_5m + x.cache_write_1h for x in lines),
+            "output": sum(x.output for x in lines)}
+
+
+def compare(ccusage: dict[str, Any], data: Any) -> dict[str, Any]:
+    totals = ccusage["totals"]
+    ours = {"input": 0, "cache_read": 0, "cache_write": 0, "output": 0}
+    model_cost: dict[str, Decimal] = defaultdict(Decimal)
+    for row in data.usage:
+        ours["input"] += row.tokens.input
+        ours["cache_read"] += row.tokens.cached_input
+        ours["cache_write"] += row.tokens.cache_write
+        ours["output"] += row.tokens.output
+        model_cost[row.model] += row.cost or 0
+    theirs_cost: dict[str, float] = defaultdict(float)
+    for day in ccusage["daily"]:
+        for model in day["modelBreakdowns"]:
+            theirs_cost[model["modelName"]] += model["cost"]
+    return {
+        "ccusage_tokens": {"input": totals["inputTokens"],
+                           "cache_read": totals["cacheReadTokens"],
+                           "cache_write": totals["cacheCreationTokens"],
+                           "output": totals["outputTokens"]},
+        "tokenwatch_tokens": ours,
+        "cost_per_model": {name: {"tokenwatch": format(model_cost.get(name, Decimal(0)), "f"),
+                                  "ccusage": round(theirs_cost.get(name, 0.0), 6)}
+                           for name in sorted(set(model_cost) | set(theirs_cost))},
+        "ccusage_total_cost": totals["totalCost"],
+        "tokenwatch_total_cost": format(sum(model_cost.values(), Decimal(0)), "f"),
+    }
+
+
+def median(values: list[float]) -> float:
+    return round(statistics.median(values), 3)
+
+
+def main() -> int:
+    from tokenwatch_desktop.local.generate import parse_size
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=parse_size, default=parse_size("500MB"))
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+
+    binary = install_ccusage()
+    tree, summary = ensure_tree(args.size)
+    ccusage_times, ccusage = run_ccusage(binary, tree, args.runs)
+    local = run_in_process(tree, args.runs)
+    cli_times, cli = run_cli(tree, args.runs)
+    base = median(ccusage_times)
+    result = {
+        "tree": {"bytes": summary["bytes"], "files": summary["files"], "generator": summary},
+        "seconds": {"ccusage_run": base, "scan_in_process": median(local["cold"]),
+                    "scan_in_process_no_store": median(local["no_store"]),
+                    "refresh_nothing_new": median(local["nothing_new"]),
+                    "cli_cold_run": median(cli_times)},
+        "ratios": {"scan_vs_ccusage": round(median(local["cold"]) / base, 2),
+                   "cli_cold_vs_ccusage": round(median(cli_times) / base, 2),
+                   "ccusage_vs_refresh": round(base / median(local["nothing_new"]), 1)},
+        "raw_seconds": {"ccusage": ccusage_times, "scan": local["cold"], "cli": cli_times,
+                        "nothing_new": local["nothing_new"]},
+        "comparison": compare(ccusage, local["data"]),
+        "ccusage_rule_recount": ccusage_rule_totals(tree),
+        "cli_total_local_estimate": cli["total"]["local_estimate"],
+    }
+    print(json.dumps(result, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
