@@ -16,8 +16,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from conftest import NOW
 
+from tests.conftest import NOW
 from tokenwatch_desktop.core import history
 from tokenwatch_desktop.core.aggregate import AccountIdentity, build_report, error_report
 from tokenwatch_desktop.core.periods import DayBoundary, Period, PeriodSpec
@@ -286,7 +286,7 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 sys.path[:0] = [sys.argv[3], str(Path(sys.argv[3]).parent)]
-from test_history import ACCOUNT, AS_OF, KEY, sample_report
+from tests.core.test_history import ACCOUNT, AS_OF, KEY, sample_report
 from dataclasses import replace
 from tokenwatch_desktop.core.history import SqliteHistory
 account = replace(ACCOUNT, id=sys.argv[2])

@@ -8,8 +8,8 @@ from datetime import date
 from typing import Any
 
 import httpx
-from conftest import NOW
 
+from tests.conftest import NOW
 from tokenwatch_desktop.core.periods import DayBoundary, Period, PeriodSpec, resolve
 from tokenwatch_desktop.core.records import AccountData
 from tokenwatch_desktop.core.settings import AccountConfig

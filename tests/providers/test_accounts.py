@@ -10,9 +10,9 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from billing_support import period
-from conftest import NOW, TODAY
 
+from tests.conftest import NOW, TODAY
+from tests.providers.billing_support import period
 from tokenwatch_desktop.core import secrets
 from tokenwatch_desktop.core.periods import PeriodSpec
 from tokenwatch_desktop.core.records import AccountReport, Balance, Status

@@ -11,10 +11,11 @@ from urllib.parse import parse_qsl
 
 import httpx
 import pytest
-from conftest import NOW, TODAY
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from report_support import (
+
+from tests.conftest import NOW, TODAY
+from tests.providers.report_support import (
     ManualClock,
     account,
     period,
@@ -23,7 +24,6 @@ from report_support import (
     tampering,
     world_handler,
 )
-
 from tokenwatch_desktop.core.errors import ErrorKind, ParseError, ProviderError
 from tokenwatch_desktop.core.periods import PeriodSpec
 from tokenwatch_desktop.core.records import UNATTRIBUTED, AccountData, CostRow, CostSource, Status, Tokens

@@ -7,11 +7,11 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from billing_support import ManualClock, account, json_values, run_fetch
-from conftest import TODAY
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.conftest import TODAY
+from tests.providers.billing_support import ManualClock, account, json_values, run_fetch
 from tokenwatch_desktop.core.errors import ErrorKind, ProviderError
 from tokenwatch_desktop.core.records import AccountData, Balance
 from tokenwatch_desktop.providers import deepseek

@@ -10,11 +10,11 @@ from typing import Any
 
 import httpx
 import pytest
-from billing_support import ManualClock, account, json_values, period, run_fetch
-from conftest import TODAY
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.conftest import TODAY
+from tests.providers.billing_support import ManualClock, account, json_values, period, run_fetch
 from tokenwatch_desktop.core.errors import ErrorKind, ProviderError
 from tokenwatch_desktop.core.periods import Period
 from tokenwatch_desktop.core.records import AccountData, Balance

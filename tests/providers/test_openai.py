@@ -12,10 +12,11 @@ from urllib.parse import parse_qsl
 
 import httpx
 import pytest
-from conftest import TODAY
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from report_support import (
+
+from tests.conftest import TODAY
+from tests.providers.report_support import (
     ManualClock,
     account,
     period,
@@ -24,7 +25,6 @@ from report_support import (
     tampering,
     world_handler,
 )
-
 from tokenwatch_desktop.core.errors import ErrorKind, ParseError, ProviderError
 from tokenwatch_desktop.core.records import (
     UNATTRIBUTED,

@@ -9,11 +9,11 @@ from typing import Any
 
 import httpx
 import pytest
-from billing_support import ManualClock, account, json_values, period, run_fetch
-from conftest import NOW, TODAY
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.conftest import NOW, TODAY
+from tests.providers.billing_support import ManualClock, account, json_values, period, run_fetch
 from tokenwatch_desktop.core.aggregate import AccountIdentity, build_report
 from tokenwatch_desktop.core.errors import ErrorKind, ProviderError
 from tokenwatch_desktop.core.periods import Period
