@@ -38,6 +38,17 @@ mkdir -p "$SMOKE/home"
   "$SMOKE/venv/bin/tokenwatch" all --demo --json >"$SMOKE/out.json")
 .venv/bin/python -c "import json, sys; doc = json.load(open(sys.argv[1])); assert doc['demo'] is True; print('install smoke test: one JSON document,', len(doc['accounts']), 'accounts')" "$SMOKE/out.json"
 
+# The same fresh install passes --self-check (offscreen) with a real Secret Service.
+env -u DISPLAY HOME="$SMOKE/home" XDG_CONFIG_HOME="$SMOKE/home/.config" \
+  XDG_DATA_HOME="$SMOKE/home/.local/share" QT_QPA_PLATFORM=offscreen dbus-run-session -- bash -c '
+    printf "%s" "smoke-keyring-password" | gnome-keyring-daemon --unlock --components=secrets >/dev/null
+    cd / && exec "$1/venv/bin/tokenwatch-desktop" --self-check' bash "$SMOKE" </dev/null \
+  2> >(grep -v "Failed to set fd limit" >&2)
+
+# Packaging smoke test: build the PyInstaller bundle, run its --self-check against gnome-keyring
+# and a demo run of its `tokenwatch` binary.
+PYTHON=.venv/bin/python ARCHIVE=0 bash packaging/build.sh
+
 # Desktop suite: Xvfb on a free display, trayer as the tray host, gnome-keyring in a private
 # D-Bus session with a throwaway home.
 exec 3>"$TMPD/display"
