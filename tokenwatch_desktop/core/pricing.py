@@ -15,6 +15,7 @@ input, and a count whose own price is missing is charged at the price of the bro
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Sequence
@@ -192,6 +193,7 @@ def _has_time_of_day(info: Any) -> bool:
     return any(type(p.constraint).__name__ == "TimeOfDateConstraint" for p in prices)
 
 
+@functools.cache
 def _package_version() -> str:
     try:
         return metadata.version("genai-prices")

@@ -20,7 +20,7 @@ from tokenwatch_desktop.core.pricing import PriceTable
 from tokenwatch_desktop.core.records import AccountData, CostRow, CostSource, Tokens, UsageRow
 from tokenwatch_desktop.local import detect, scanner
 from tokenwatch_desktop.local.lines import BUCKET_SECONDS
-from tokenwatch_desktop.local.store import BucketRow, Ledger
+from tokenwatch_desktop.local.store import Ledger
 from tokenwatch_desktop.providers.base import FetchRequest
 
 log = logging.getLogger(__name__)
@@ -108,11 +108,11 @@ def build(ledger: Ledger, period: Period, agent: Agent) -> AccountData:
     start, end = period_instants(period)
     day_of = day_function(period.day_boundary)
     cells: dict[tuple[date, str | None], list[Any]] = defaultdict(lambda: [0] * 7 + [Decimal(0)])
-    for row in ledger.buckets(start, end):
-        cell = cells[(day_of(row), row.model)]
-        for index, value in enumerate(row.counts):
+    for bucket, model, *counts, cost in ledger.bucket_tuples(start, end):
+        cell = cells[(day_of(bucket), model or None)]
+        for index, value in enumerate(counts):
             cell[index] += value
-        cell[7] += row.cost
+        cell[7] += Decimal(cost)
     data = AccountData(cost_source=CostSource.ESTIMATED, notes=[ESTIMATE_NOTE])
     daily: dict[date, Decimal] = defaultdict(Decimal)
     for (day, model), cell in sorted(cells.items(), key=lambda item: (item[0][0],
@@ -138,7 +138,7 @@ def _line_notes(ledger: Ledger, agent: Agent) -> list[str]:
         notes.append(f"{corrupt} corrupt {agent.name} log line(s) were skipped.")
     if invalid:
         notes.append(f"{invalid} {agent.name} log line(s) with invalid fields were skipped.")
-    fallback = ledger.fallback_models()
+    fallback = ledger.fallback_models() if agent.provider_id == "codex" else 0
     if fallback:
         notes.append(f"{fallback} {agent.name} turn(s) named no model and were counted as gpt-5.")
     return notes
@@ -161,15 +161,15 @@ def day_function(boundary: DayBoundary) -> Any:
     """Map a bucket to its day: UTC, or the process's local zone (`TZ`)."""
     cache: dict[int, date] = {}
 
-    def day_of(row: BucketRow) -> date:
-        found = cache.get(row.bucket)
+    def day_of(bucket: int) -> date:
+        found = cache.get(bucket)
         if found is None:
-            seconds = row.bucket * BUCKET_SECONDS
+            seconds = bucket * BUCKET_SECONDS
             if boundary is DayBoundary.UTC:
                 found = date(1970, 1, 1) + timedelta(days=seconds // 86400)
             else:
                 found = datetime.fromtimestamp(seconds).date()
-            cache[row.bucket] = found
+            cache[bucket] = found
         return found
 
     return day_of

@@ -60,7 +60,10 @@ def find_files(roots: Iterable[Path], kind: str) -> list[Path]:
     found: list[Path] = []
     names: set[str] = set()
     for root in roots:
-        for path in sorted(_walk(root), key=lambda p: ("archived_sessions" in p.parts, p)):
+        listed = sorted(_walk(root))
+        if kind == CODEX:
+            listed.sort(key=lambda path: "archived_sessions" in path.parts)
+        for path in listed:
             if kind == CODEX:
                 if path.name in names:
                     continue

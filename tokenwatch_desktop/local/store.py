@@ -146,13 +146,15 @@ class Ledger:
 
     # Responses ---------------------------------------------------------------------------
 
-    def apply(self, lines: Sequence[UsageLine], prices: PriceTable, states: Iterable[FileState],
-              gone: Iterable[tuple[int, int]]) -> int:
+    def apply(self, lines: Sequence[UsageLine], prices: PriceTable, states: Sequence[FileState],
+              gone: Sequence[tuple[int, int]]) -> int:
         """Count new lines, then save the file positions, in one transaction.
 
         Returns how many responses changed. Prices are checked first: when the table changed
         since the buckets were built, every stored response is priced again.
         """
+        if not lines and not states and not gone and self.meta("prices") == prices.fingerprint():
+            return 0
         self.db.execute("BEGIN")
         try:
             self._reprice_if_needed(prices)
@@ -254,12 +256,16 @@ class Ledger:
 
     def buckets(self, start_s: int, end_s: int) -> Iterator[BucketRow]:
         """Bucket rows whose start lies in [start_s, end_s) (Unix seconds)."""
-        rows = self.db.execute(
+        for row in self.bucket_tuples(start_s, end_s):
+            yield BucketRow(row[0], row[1] or None, list(row[2:9]), Decimal(row[9]))
+
+    def bucket_tuples(self, start_s: int, end_s: int) -> sqlite3.Cursor:
+        """The same rows as plain tuples: bucket, model ('' when none), the seven counts of
+        `BucketRow.counts`, and the cost as decimal text."""
+        return self.db.execute(
             "SELECT bucket, model, input, cache_read, cache_write_5m, cache_write_1h, output, "
             "requests, unpriced, cost FROM buckets WHERE bucket >= ? AND bucket < ?",
             (start_s // BUCKET_SECONDS, -(-end_s // BUCKET_SECONDS)))
-        for row in rows:
-            yield BucketRow(row[0], row[1] or None, list(row[2:9]), Decimal(row[9]))
 
 
 def _zero_delta() -> list[Any]:
