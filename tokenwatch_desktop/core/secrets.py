@@ -96,10 +96,21 @@ def mask(key: str | None) -> str:
 
 
 def backend_name() -> str:
-    """The active keyring backend's class path, for status and self-check lines."""
+    """The active keyring backend's class path, for status and self-check lines.
+
+    For keyring's chainer, the chained backends are named instead, since "ChainerBackend" says
+    nothing about where keys go.
+    """
     import keyring
+    from keyring.backends import chainer
 
     backend = keyring.get_keyring()
+    if isinstance(backend, chainer.ChainerBackend) and backend.backends:
+        return ", ".join(_class_path(b) for b in backend.backends)
+    return _class_path(backend)
+
+
+def _class_path(backend: Any) -> str:
     return f"{type(backend).__module__}.{type(backend).__qualname__}"
 
 
