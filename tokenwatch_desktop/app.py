@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any
 from tokenwatch_desktop import __version__
 
 if TYPE_CHECKING:
-    from tokenwatch_desktop.core.settings import Settings
     from tokenwatch_desktop.ui.desktop import DesktopApp, Hook
 
 log = logging.getLogger(__name__)
@@ -76,19 +75,6 @@ def setup_logging(debug: bool) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def load_settings(config: str | None) -> Settings:
-    from tokenwatch_desktop.core import config as config_file
-    from tokenwatch_desktop.core.settings import Settings
-
-    path = Path(config).expanduser() if config else None
-    try:
-        return config_file.load(path)
-    except Exception as exc:
-        log.error("reading the config failed (%s); using defaults", exc)
-        return Settings(path=path, warnings=[f"The config could not be read ({exc}); check "
-                                             "its permissions. Defaults are used."])
-
-
 def load_hook(spec: str) -> Hook:
     """Load `file.py:function` from HOOK_ENV; errors name the variable and the expected form."""
     file_name, _, function = spec.rpartition(":")
@@ -119,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from tokenwatch_desktop.ui.single_instance import SingleInstance, runtime_dir
 
     instance = SingleInstance(runtime_dir())
-    if not instance.acquire():
+    if not instance.acquire(listen=False):
         delivered = instance.notify_running()
         log.info("another instance is running; %s", "asked it to show its window" if delivered
                  else "it did not answer")
@@ -142,9 +128,10 @@ def run(app: Any, args: argparse.Namespace, instance: Any) -> int:
     hook = load_hook(hook_spec) if hook_spec else None
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
-    settings = load_settings(args.config)
-    desktop = DesktopApp(settings, demo=args.demo, config_path=settings.path, hook=hook,
+    config_path = Path(args.config).expanduser() if args.config else None
+    desktop = DesktopApp(None, demo=args.demo, config_path=config_path, hook=hook,
                          watch_sleep=True)
+    desktop.shown.connect(instance.listen)  # QtNetwork loads after the tray icon shows
     instance.activation_requested.connect(desktop.open_window)
     wakeup = _quit_on_signals(desktop)
     try:

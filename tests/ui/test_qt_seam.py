@@ -40,3 +40,27 @@ def test_app_entry_imports_lazily() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_tray_period_names_match_periods() -> None:
+    from tokenwatch_desktop.core.periods import PERIODS
+    from tokenwatch_desktop.ui.tray import PERIOD_NAMES
+
+    assert tuple(PERIOD_NAMES) == PERIODS
+
+
+def test_pyside_source_scan_does_not_cache() -> None:
+    import linecache
+    import sys
+
+    import tokenwatch_desktop.ui.qt  # noqa: F401  (installs the replacement)
+
+    feature = sys.modules.get("PySide6.support.feature")
+    if feature is None:
+        return  # a PySide6 without the feature switch has nothing to replace
+    linecache.clearcache()
+    import tokenwatch_desktop.ui.schedule as probe
+
+    assert feature._mod_uses_pyside(probe) is False
+    assert feature._mod_uses_pyside(sys.modules["tokenwatch_desktop.ui.qt"]) is True
+    assert probe.__file__ not in linecache.cache

@@ -82,7 +82,9 @@ def make_client(transport: httpx.AsyncBaseTransport | None = None) -> httpx.Asyn
     """
     timeout = httpx.Timeout(connect=10.0, read=30.0, write=10.0, pool=30.0)
     limits = httpx.Limits(max_connections=32, max_keepalive_connections=16, keepalive_expiry=30.0)
-    verify: ssl.SSLContext | bool = ssl.create_default_context()
+    # httpx uses `verify` only for its own transport; an injected one (the fakes) needs no
+    # TLS context, and loading the certificate store costs about 1.5 MB.
+    verify: ssl.SSLContext | bool = ssl.create_default_context() if transport is None else True
     return httpx.AsyncClient(
         timeout=timeout,
         limits=limits,

@@ -11,40 +11,44 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tokenwatch_desktop.core import paths
-from tokenwatch_desktop.core.settings import Settings
-from tokenwatch_desktop.providers.http import Http, RetryPolicy, make_client
-from tokenwatch_desktop.ui.controller import Controller, engine_factory
-from tokenwatch_desktop.ui.qt import QApplication, QObject, QSystemTrayIcon, QWidget
-from tokenwatch_desktop.ui.schedule import Clock
-from tokenwatch_desktop.ui.summary import compact_amount, tooltip
+from tokenwatch_desktop.ui.qt import QApplication, QObject, QSystemTrayIcon, QWidget, Signal
 from tokenwatch_desktop.ui.tr import tr
-from tokenwatch_desktop.ui.tray import Tray
+from tokenwatch_desktop.ui.tray import PERIOD_NAMES, Tray
 
 if TYPE_CHECKING:
     import httpx
 
+    from tokenwatch_desktop.core.settings import Settings
     from tokenwatch_desktop.providers.fake import FakeWorld
+    from tokenwatch_desktop.providers.http import Http, RetryPolicy
+    from tokenwatch_desktop.ui.controller import Controller
+    from tokenwatch_desktop.ui.schedule import Clock
     from tokenwatch_desktop.ui.window import MainWindow
 
 log = logging.getLogger(__name__)
 
-#: The desktop app waits at most this long for a `Retry-After`; a longer wait ends the account
-#: with `rate_limited`, and the scheduler tries again at the account's next due time.
-DESKTOP_RETRY = RetryPolicy(attempts=3, max_wait=10.0)
+#: The desktop app waits at most this many seconds for a `Retry-After`; a longer wait ends the
+#: account with `rate_limited`, and the scheduler tries again at the account's next due time.
+DESKTOP_MAX_WAIT = 10.0
+DESKTOP_ATTEMPTS = 3
 
 Hook = Callable[["DesktopApp"], Awaitable[None]]
 
 
 class Clients:
-    """The shared `httpx.AsyncClient`s, created on first use: one real, one for demo data."""
+    """The shared `httpx.AsyncClient`s, created on first use: one real, one for demo data.
 
-    def __init__(self, retry: RetryPolicy = DESKTOP_RETRY,
+    httpx and the TLS context load here, on the first refresh, not before the tray shows.
+    """
+
+    def __init__(self, retry: RetryPolicy | None = None,
                  transport: httpx.AsyncBaseTransport | None = None,
                  world: FakeWorld | None = None) -> None:
         self.retry = retry
@@ -54,6 +58,10 @@ class Clients:
         self._demo: Http | None = None
 
     def http(self, demo: bool) -> Http:
+        from tokenwatch_desktop.providers.http import Http, RetryPolicy, make_client
+
+        if self.retry is None:
+            self.retry = RetryPolicy(attempts=DESKTOP_ATTEMPTS, max_wait=DESKTOP_MAX_WAIT)
         if demo:
             if self._demo is None:
                 from tokenwatch_desktop.providers.fake import FakeWorld
@@ -71,6 +79,32 @@ class Clients:
             if http is not None:
                 await http.client.aclose()
         self._real = self._demo = None
+
+
+def load_settings(path: Path | None) -> Settings:
+    """Read the config; a file that cannot be read gives defaults and a warning to show.
+
+    With no config file at all (first run, demo mode), the YAML reader is not even imported.
+    """
+    from tokenwatch_desktop.core.settings import Settings
+
+    if not _any_config(path):
+        return Settings(path=path or paths.config_path())
+    from tokenwatch_desktop.core import config
+
+    try:
+        return config.load(path)
+    except Exception as exc:
+        log.error("reading the config failed (%s); using defaults", exc)
+        return Settings(path=path, warnings=[f"The config could not be read ({exc}); check "
+                                             "its permissions. Defaults are used."])
+
+
+def _any_config(path: Path | None) -> bool:
+    """Whether a config file exists that `config.load` would read or migrate."""
+    if path is not None or os.environ.get(paths.CONFIG_ENV):
+        return True
+    return paths.config_path().exists() or paths.legacy_config().exists()
 
 
 def open_history() -> object | None:
@@ -95,19 +129,26 @@ class DesktopApp(QObject):
     `watch_sleep` listens for the system's resume signal (the real app; tests drive it).
     """
 
-    def __init__(self, settings: Settings, *, demo: bool = False, config_path: Path | None = None,
-                 clients: Clients | None = None, clock: Clock | None = None,
+    shown = Signal()
+
+    def __init__(self, settings: Settings | None, *, demo: bool = False,
+                 config_path: Path | None = None, clients: Clients | None = None,
+                 clock: Clock | None = None,
                  tray_available: Callable[[], bool] = QSystemTrayIcon.isSystemTrayAvailable,
                  history: Callable[[], object | None] = open_history,
                  hook: Hook | None = None, watch_sleep: bool = False,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.config_path = config_path or settings.path or paths.config_path()
+        self.settings = settings
+        self._config_arg = config_path
+        self.config_path = config_path or (settings.path if settings else None) \
+            or paths.config_path()
         self.clients = clients or Clients()
         self.first_run_demo = False
-        self.controller = Controller(
-            settings, engine_factory(self.clients.http, history, paths.data_dir),
-            demo=demo, clock=clock, parent=self)
+        self._demo = demo
+        self._clock = clock
+        self._history = history
+        self._controller: Controller | None = None
         self.tray_available = tray_available
         self.tray: Tray | None = None
         self._window: MainWindow | None = None
@@ -118,11 +159,29 @@ class DesktopApp(QObject):
         self._hook_task: asyncio.Task[None] | None = None
         self.timings: dict[str, float] = {}
         self._quit: asyncio.Event | None = None
-        self._connect_controller()
+
+    @property
+    def controller(self) -> Controller:
+        """The refresh controller; it exists once `run()` has shown the tray or the window."""
+        if self._controller is None:
+            self._build_controller()
+        assert self._controller is not None
+        return self._controller
 
     @property
     def demo(self) -> bool:
-        return self.controller.demo
+        return self._controller.demo if self._controller is not None else self._demo
+
+    def _build_controller(self) -> None:
+        """Load the settings and the engine: deferred until the tray icon is up."""
+        from tokenwatch_desktop.ui.controller import Controller, engine_factory
+
+        if self.settings is None:
+            self.settings = load_settings(self._config_arg)
+        factory = engine_factory(self.clients.http, self._history, paths.data_dir)
+        self._controller = Controller(self.settings, factory, demo=self._demo,
+                                      clock=self._clock, parent=self)
+        self._connect_controller()
 
     # -- start and stop -----------------------------------------------------------------
 
@@ -130,6 +189,8 @@ class DesktopApp(QObject):
         """Show the app, refresh until Quit, then shut down cleanly."""
         self._quit = asyncio.Event()
         self._show_first()
+        await asyncio.sleep(0)  # let the icon paint before the heavier imports below
+        self.shown.emit()
         self.controller.start()
         if self.watch_sleep:
             self._watch_sleep()
@@ -142,7 +203,7 @@ class DesktopApp(QObject):
         if self.tray_available():
             self.tray = Tray(self)
             self._connect_tray(self.tray)
-            self.tray.set_period(self.controller.period)
+            self.tray.set_period(self._initial_period())
             self.tray.show()
             self.timings["tray_shown"] = time.time()
             log.info("tray icon shown")
@@ -150,6 +211,10 @@ class DesktopApp(QObject):
             log.warning("no system tray is available; showing the window instead")
             self.open_window()
             self.timings["window_shown"] = time.time()
+
+    def _initial_period(self) -> str:
+        period = self.settings.period if self.settings is not None else "30d"
+        return period if period in PERIOD_NAMES else "30d"
 
     def _watch_sleep(self) -> None:
         from tokenwatch_desktop.ui.resume import SleepWatcher
@@ -168,7 +233,8 @@ class DesktopApp(QObject):
         if self._hook_task is not None and not self._hook_task.done():
             self._hook_task.cancel()
             await asyncio.gather(self._hook_task, return_exceptions=True)
-        await self.controller.shutdown()
+        if self._controller is not None:
+            await self._controller.shutdown()
         if self.settings_dialog is not None:
             self.settings_dialog.close()
         if self._window is not None:
@@ -192,7 +258,7 @@ class DesktopApp(QObject):
 
     def _connect_tray(self, tray: Tray) -> None:
         tray.open_requested.connect(self.open_window)
-        tray.refresh_requested.connect(self.controller.refresh_now)
+        tray.refresh_requested.connect(self.refresh_now)
         tray.period_requested.connect(self.set_period)
         tray.settings_requested.connect(self.open_settings)
         tray.quit_requested.connect(self.request_quit)
@@ -205,7 +271,7 @@ class DesktopApp(QObject):
             window = MainWindow(demo=self.demo)
             window.set_tray_mode(self.tray is not None)
             window.period_requested.connect(self.set_period)
-            window.refresh_requested.connect(self.controller.refresh_now)
+            window.refresh_requested.connect(self.refresh_now)
             window.settings_requested.connect(self.open_settings)
             window.quit_requested.connect(self.request_quit)
             window.demo_requested.connect(self.show_demo)
@@ -226,6 +292,9 @@ class DesktopApp(QObject):
             window.setWindowIcon(icons.app_icon())
         except Exception:
             log.exception("loading the application icon failed")
+
+    def refresh_now(self) -> None:
+        self.controller.refresh_now()
 
     def open_window(self) -> None:
         self.controller.check_resume()
@@ -267,6 +336,8 @@ class DesktopApp(QObject):
 
     def _user_settings(self) -> Settings:
         """The settings as the user saved them: in demo mode, the file's, not the demo accounts."""
+        from tokenwatch_desktop.core.settings import Settings
+
         if not self.demo:
             return self.controller.settings
         from tokenwatch_desktop.core import config
@@ -279,6 +350,8 @@ class DesktopApp(QObject):
 
     def apply_settings(self, settings: Any) -> None:
         """New settings from the dialog. Real accounts end a first-run demo."""
+        from tokenwatch_desktop.core.settings import Settings
+
         if not isinstance(settings, Settings):
             log.warning("ignored settings of type %s", type(settings).__name__)
             return
@@ -333,6 +406,8 @@ class DesktopApp(QObject):
             self.window().statusBar().showMessage(f"{title}: {message}", 30000)
 
     def _update_tray(self) -> None:
+        from tokenwatch_desktop.ui.summary import compact_amount, tooltip
+
         if self.tray is None:
             return
         c = self.controller

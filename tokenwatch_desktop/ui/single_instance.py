@@ -60,10 +60,18 @@ class SingleInstance(QObject):
         self.server: object | None = None
         self._clients: list[Any] = []
 
-    def acquire(self) -> bool:
-        """Take the lock and listen; False when another instance holds it."""
+    def acquire(self, listen: bool = True) -> bool:
+        """Take the lock (and listen, unless told not to); False when another instance holds it."""
         if not self.lock.tryLock(100):
             return False
+        if listen:
+            self.listen()
+        return True
+
+    def listen(self) -> None:
+        """Accept hand-over messages from later starts; call once the lock is held."""
+        if self.server is not None:
+            return
         qtnetwork = network()
         qtnetwork.QLocalServer.removeServer(self.name)  # a socket left by a crashed run
         server = qtnetwork.QLocalServer(self)
@@ -73,7 +81,6 @@ class SingleInstance(QObject):
                         self.name, server.errorString())
         server.newConnection.connect(self._on_connection)
         self.server = server
-        return True
 
     def _on_connection(self) -> None:
         server = self.server

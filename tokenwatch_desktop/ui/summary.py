@@ -26,15 +26,6 @@ NAME_LIMIT = 24
 TOP_ACCOUNTS = 3
 
 
-PERIOD_NAMES = {"1d": "Today", "7d": "Last 7 days", "30d": "Last 30 days",
-                "90d": "Last 90 days", "mtd": "Month to date"}
-
-
-def period_name(label: str) -> str:
-    """The menu and selector text of a period label (`30d` → "Last 30 days")."""
-    return tr(PERIOD_NAMES.get(label, label))
-
-
 def utf16_length(text: str) -> int:
     """Length in UTF-16 code units: characters outside the BMP (most emoji) count twice."""
     return len(text.encode("utf-16-le")) // 2

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 
-from tokenwatch_desktop.core.periods import PERIODS
 from tokenwatch_desktop.ui.qt import (
     QAction,
     QColor,
@@ -22,13 +21,21 @@ from tokenwatch_desktop.ui.qt import (
     Qt,
     Signal,
 )
-from tokenwatch_desktop.ui.summary import period_name
 from tokenwatch_desktop.ui.tr import tr
 
 log = logging.getLogger(__name__)
 
+#: Menu text of each period, in menu order. The keys match `core.periods.PERIODS` (a test
+#: checks); importing that module here would load the record types before the tray shows.
+PERIOD_NAMES = {"1d": "Today", "7d": "Last 7 days", "30d": "Last 30 days",
+                "90d": "Last 90 days", "mtd": "Month to date"}
 STATE_COLORS = {"fresh": "#27ae60", "refreshing": "#2980b9", "stale": "#f39c12",
                 "error": "#c0392b"}
+
+
+def period_name(label: str) -> str:
+    """The menu and selector text of a period label (`30d` → "Last 30 days")."""
+    return tr(PERIOD_NAMES.get(label, label))
 
 
 def is_dark() -> bool:
@@ -95,7 +102,7 @@ class Tray(QObject):
         self.refresh_action = self.menu.addAction(tr("Refresh now"))
         self.refresh_action.triggered.connect(self.refresh_requested)
         period_menu = self.menu.addMenu(tr("Period"))
-        for label in PERIODS:
+        for label in PERIOD_NAMES:
             action = period_menu.addAction(period_name(label))
             action.setCheckable(True)
             action.triggered.connect(lambda _=False, value=label: self.period_requested.emit(value))

@@ -31,9 +31,9 @@ from tokenwatch_desktop.ui.qt import (
     QWidget,
     Signal,
 )
-from tokenwatch_desktop.ui.summary import period_name
 from tokenwatch_desktop.ui.tabs import AccountTab, AllTab, wrapped_label
 from tokenwatch_desktop.ui.tr import tr
+from tokenwatch_desktop.ui.tray import period_name
 
 log = logging.getLogger(__name__)
 
