@@ -106,7 +106,7 @@ if TYPE_CHECKING:
         QWidget,
     )
 
-#: Where each exported name lives.
+#: The PySide6 module of each exported name.
 _HOMES: dict[str, str] = {
     "SLOT": "PySide6.QtCore",
     "QAbstractTableModel": "PySide6.QtCore",

@@ -61,7 +61,7 @@ class SingleInstance(QObject):
         self._clients: list[Any] = []
 
     def acquire(self, listen: bool = True) -> bool:
-        """Take the lock (and listen, unless told not to); False when another instance holds it."""
+        """Take the lock and, with `listen`, start the server; False when another instance has it."""
         if not self.lock.tryLock(100):
             return False
         if listen:
@@ -106,7 +106,7 @@ class SingleInstance(QObject):
         try:
             socket.connectToServer(self.name)
             if not socket.waitForConnected(CONNECT_TIMEOUT_MS):
-                log.warning("another instance holds the lock but did not answer on %s",
+                log.warning("another instance has the lock but did not accept a connection on %s",
                             self.name)
                 return False
             socket.write(SHOW)

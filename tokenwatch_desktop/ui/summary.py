@@ -21,7 +21,7 @@ from tokenwatch_desktop.ui.tr import tr
 #: Windows truncates or rejects tray tooltips longer than this many UTF-16 code units.
 TOOLTIP_LIMIT = 127
 ELLIPSIS = "…"
-#: Longest account name in a tooltip line, in characters, before it is shortened.
+#: Maximum length of an account name in a tooltip line, in characters; longer names are cut.
 NAME_LIMIT = 24
 TOP_ACCOUNTS = 3
 
@@ -108,7 +108,7 @@ def billed_line(report: Report, demo: bool) -> str:
 
 
 def account_lines(accounts: Sequence[AccountReport]) -> list[str]:
-    """One line per account with a figure, largest first; errors say so instead of an amount."""
+    """Build one line per account, largest first; an account in error shows "error"."""
     ranked = sorted(
         (a for a in accounts if a.status is not Status.DISABLED),
         key=lambda a: (a.cost is None, -(a.cost or Decimal(0)), a.name),

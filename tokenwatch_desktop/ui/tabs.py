@@ -164,7 +164,7 @@ class AllTab(QWidget):
 
 
 def billed_bars(report: Report) -> list[Bar]:
-    """Billed cost per UTC day over every billed account; a day no account knows is unknown."""
+    """Sum billed cost per UTC day over the billed accounts; a day with no figure stays unknown."""
     sums: dict[date, Decimal] = defaultdict(Decimal)
     known: set[date] = set()
     for account in report.billed():
@@ -269,7 +269,7 @@ class AccountTab(QWidget):
 
 
 def status_text(account: AccountReport) -> str:
-    """The account's status, its error with the next step, and how old stale figures are."""
+    """Describe the account's status, its error with the next step, and the age of stale figures."""
     names = {Status.OK: tr("OK"), Status.PARTIAL: tr("Partial"), Status.ERROR: tr("Error"),
              Status.DISABLED: tr("Disabled")}
     text = names[account.status]

@@ -1,7 +1,7 @@
 """The summary window: a period selector, refresh, "last updated", and a tab per account.
 
 With no account configured it shows a first-run page offering demo data or the settings.
-Closing it hides it while a tray icon can bring it back; with no tray it asks to quit, so the
+Closing it hides it while a tray icon can bring it back. With no tray, closing it quits, so the
 app never lingers where no one can reach it.
 """
 
