@@ -335,3 +335,31 @@ def test_wake_signal_without_sleep_is_ignored(start: Callable[..., Running],
     running.loop.run_until_complete(asyncio.sleep(0.05))
     assert not running.app.controller.refreshing
     assert len(fake_world.calls) == calls
+
+
+def test_history_keeps_figures_across_runs(qloop: qasync.QEventLoop, settings: Settings,
+                                           keys: Any, fake_world: FakeWorld,
+                                           clock: ManualClock) -> None:
+    from tokenwatch_desktop.ui.desktop import open_history
+
+    def run_app() -> DesktopApp:
+        clients = Clients(transport=fake_transport(fake_world), world=fake_world)
+        app = DesktopApp(settings, clients=clients, clock=clock, tray_available=lambda: True,
+                         history=open_history)
+        running = Running(app, qloop)
+        running.wait_for_figures()
+        running.quit()
+        app.deleteLater()
+        return app
+
+    first = run_app()
+    good = first.controller.reports["openai"]
+    assert good.stale is False
+    fake_world.set_scenario("openai", "forbidden")
+    second = run_app()
+    kept = second.controller.reports["openai"]
+    assert kept.stale is True
+    assert kept.cost == good.cost
+    assert kept.error is not None and kept.error.kind == "permission"
+    assert second._history_instance is not None
+    assert getattr(second._history_instance, "_db", None) is None  # closed on quit

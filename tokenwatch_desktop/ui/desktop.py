@@ -149,6 +149,8 @@ class DesktopApp(QObject):
         self._clock = clock
         self._history = history
         self._controller: Controller | None = None
+        self._history_opened = False
+        self._history_instance: object | None = None
         self.tray_available = tray_available
         self.tray: Tray | None = None
         self._window: MainWindow | None = None
@@ -178,7 +180,7 @@ class DesktopApp(QObject):
 
         if self.settings is None:
             self.settings = load_settings(self._config_arg)
-        factory = engine_factory(self.clients.http, self._history, paths.data_dir)
+        factory = engine_factory(self.clients.http, self._history_store, paths.data_dir)
         self._controller = Controller(self.settings, factory, demo=self._demo,
                                       clock=self._clock, parent=self)
         self._connect_controller()
@@ -212,6 +214,13 @@ class DesktopApp(QObject):
             self.open_window()
             self.timings["window_shown"] = time.time()
 
+    def _history_store(self) -> object | None:
+        """The history store, opened once and shared by every engine the controller builds."""
+        if not self._history_opened:
+            self._history_opened = True
+            self._history_instance = self._history()
+        return self._history_instance
+
     def _initial_period(self) -> str:
         period = self.settings.period if self.settings is not None else "30d"
         return period if period in PERIOD_NAMES else "30d"
@@ -243,6 +252,9 @@ class DesktopApp(QObject):
         if self.tray is not None:
             self.tray.hide()
         await self.clients.aclose()
+        close = getattr(self._history_instance, "close", None)
+        if callable(close):
+            close()
         log.info("shut down cleanly")
 
     # -- wiring -------------------------------------------------------------------------
