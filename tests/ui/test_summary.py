@@ -163,3 +163,13 @@ def test_forecast_uses_utc_days_since_first() -> None:
     assert forecast.month_end == Decimal(31)
     assert data.period.start == TODAY.replace(day=1)
     assert TODAY - timedelta(days=3) == date(2026, 12, 1)
+
+
+def test_as_of_is_fetch_time() -> None:
+    from dataclasses import replace
+    from datetime import timedelta as delta
+
+    fetched = replace(report(account("openai", "OpenAI", "1")), generated_at=NOW - delta(hours=2))
+    text = tooltip(fetched, Settings(), False, NOW)
+    expected = (NOW - delta(hours=2)).astimezone().strftime("%H:%M")
+    assert text.split("\n")[-1] == f"as of {expected}"

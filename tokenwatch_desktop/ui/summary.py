@@ -146,7 +146,10 @@ class TooltipParts:
 
 
 def tooltip_parts(report: Report, settings: Settings, demo: bool, now: datetime) -> TooltipParts:
-    """Every candidate line of the tooltip, by role."""
+    """Collect every candidate line of the tooltip, by role.
+
+    `now` decides the month of the forecast; "as of" is when the figures were fetched.
+    """
     summaries = []
     forecast = month_end_forecast(report, settings, now.date())
     if forecast is not None:
@@ -155,7 +158,8 @@ def tooltip_parts(report: Report, settings: Settings, demo: bool, now: datetime)
     local = report.totals.local_estimate
     if local is not None:
         summaries.append(tr("API-equivalent estimate {amount}").format(amount=display(local)))
-    as_of = tr("as of {time}").format(time=now.astimezone().strftime("%H:%M"))
+    as_of = tr("as of {time}").format(
+        time=report.generated_at.astimezone().strftime("%H:%M"))
     return TooltipParts(billed_line(report, demo), summaries, account_lines(report.accounts),
                         as_of)
 
