@@ -108,14 +108,11 @@ def _any_config(path: Path | None) -> bool:
 
 
 def open_history() -> object | None:
-    """The figure store for stale fallbacks, when the history module is installed."""
+    """Open the figure store for stale fallbacks; None (memory only) when it cannot be opened."""
+    from tokenwatch_desktop.core.history import SqliteHistory
+
     try:
-        from tokenwatch_desktop.core.history import SqliteHistory  # type: ignore[import-not-found]
-    except ImportError:
-        log.info("no history store available; last good figures are kept in memory only")
-        return None
-    try:
-        return SqliteHistory(paths.data_dir())  # type: ignore[no-any-return]
+        return SqliteHistory(paths.data_dir())
     except Exception:
         log.exception("opening the history store failed; figures are kept in memory only")
         return None

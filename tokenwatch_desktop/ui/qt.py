@@ -216,7 +216,7 @@ def _stop_source_caching() -> None:
     if feature is None or not callable(getattr(feature, "_mod_uses_pyside", None)):
         log.debug("PySide6's feature module has no source scan to replace")
         return
-    feature._mod_uses_pyside = _scan_without_cache
+    feature._mod_uses_pyside = _scan_without_cache  # type: ignore[attr-defined]
 
 
 _stop_source_caching()

@@ -75,8 +75,12 @@ def _token_columns() -> list[Column[Any]]:
     columns = []
     for part, title, tip in parts:
         read = _tokens_part(part)
-        columns.append(Column(title, read, lambda row, r=read: count_text(r(row)), True, tip))
+        columns.append(Column(title, read, _counted(read), True, tip))
     return columns
+
+
+def _counted(read: Callable[[Any], int | None]) -> Callable[[Any], str]:
+    return lambda row: count_text(read(row))
 
 
 class RecordTable(QAbstractTableModel, Generic[Row]):

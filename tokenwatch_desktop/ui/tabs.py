@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from tokenwatch_desktop.core.aggregate import average_per_day, cost_per_million
 from tokenwatch_desktop.core.money import display
@@ -42,7 +43,7 @@ from tokenwatch_desktop.ui.tr import tr
 SETTINGS_KINDS = frozenset({"auth", "no_key", "keyring", "config", "permission", "not_found"})
 
 
-def table_view(model: RecordTable[object]) -> QTableView:
+def table_view(model: RecordTable[Any]) -> QTableView:
     view = QTableView()
     view.setModel(model)
     view.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)

@@ -181,9 +181,9 @@ class MainWindow(QMainWindow):
                 self.tabs.removeTab(self.tabs.indexOf(tab))
                 tab.deleteLater()
         for position, account in enumerate(accounts, start=1):
-            tab = self.account_tabs.get(account.id)
-            if tab is None:
-                tab = AccountTab(account.id)
+            existing = self.account_tabs.get(account.id)
+            tab = existing if existing is not None else AccountTab(account.id)
+            if existing is None:
                 tab.settings_requested.connect(self.settings_requested)
                 self.account_tabs[account.id] = tab
             if self.tabs.indexOf(tab) != position:
