@@ -283,3 +283,15 @@ def test_demo_mode_uses_demo_accounts(fake_world: FakeWorld, clock: ManualClock,
 def test_asyncio_not_left_running(harness: Harness) -> None:
     harness.start()
     assert not [t for t in asyncio.all_tasks(harness.loop) if not t.done()]
+
+
+def test_long_retry_after_ends_rate_limited(harness: Harness, clock: ManualClock,
+                                            fake_world: FakeWorld) -> None:
+    fake_world.set_scenario("openai", "rate_limit", retry_after=120)  # past the 10 s cap
+    harness.start()
+    report = harness.controller.reports["openai"]
+    assert report.error is not None
+    assert report.error.kind == "rate_limited"
+    assert fake_world.counters["openai:early_retry"] == 0
+    assert harness.controller.reports["anthropic"].status is Status.OK
+    assert harness.controller.timer.interval() == 15 * 60 * 1000  # retried at the next turn
