@@ -67,28 +67,46 @@ def effective_accounts(settings: Settings, environ: Mapping[str, str] | None = N
         if provider_id in known:
             continue
         if info.kind is AccountKind.BILLED and env.get(secrets.env_name(provider_id), "").strip():
-            accounts.append(AccountConfig(provider_id, provider_id))
+            accounts.append(AccountConfig(provider_id, provider_id,
+                                          problem=_missing_options(provider_id)))
         elif info.kind is AccountKind.LOCAL and _local_present(provider_id, env):
             accounts.append(AccountConfig(provider_id, provider_id))
     return accounts
 
 
-def _local_present(provider_id: str, env: Mapping[str, str]) -> bool:
-    from tokenwatch_desktop.local import detect
+def _missing_options(provider_id: str) -> ProblemInfo | None:
+    info = registry.PROVIDERS[provider_id]
+    if not info.required_options:
+        return None
+    needed = ", ".join(info.required_options)
+    return ProblemInfo(
+        ErrorKind.CONFIG.value,
+        f"{info.display_name} (account {provider_id}): the key is set in the environment, but the "
+        f"account also needs {needed}; add it with `tokenwatch setup {provider_id} --team-id ID`.",
+    )
 
-    return detect.present(provider_id, {}, env)
+
+def _local_present(provider_id: str, env: Mapping[str, str]) -> bool:
+    from tokenwatch_desktop.local.detect import present
+
+    found: bool = present(provider_id, {}, env)
+    return found
 
 
 def select(accounts: Sequence[AccountConfig], target: str) -> list[AccountConfig]:
-    """Pick accounts by `all`, a provider id (or alias) or an account id."""
+    """Pick accounts by `all`, a provider id (or alias) or an account id.
+
+    A provider id wins over an account of the same name: `openai` selects every OpenAI account,
+    including the one whose id is `openai`.
+    """
     if target == "all":
         return list(accounts)
-    by_id = [account for account in accounts if account.id == target]
-    if by_id:
-        return by_id
     provider = registry.canonical(target)
     if provider in registry.PROVIDERS:
         return [a for a in accounts if registry.canonical(a.provider) == provider]
+    by_id = [account for account in accounts if account.id == target]
+    if by_id:
+        return by_id
     choices = sorted({"all", *registry.PROVIDERS, *(a.id for a in accounts)})
     raise UsageError(f"unknown provider or account {target!r}; choose one of {', '.join(choices)}")
 
@@ -152,7 +170,15 @@ class Engine:
             return error_report(who, account.problem, period, _elapsed(started))
         if account.enabled is False:
             return error_report(who, ProblemInfo("disabled", ""), period, 0, Status.DISABLED)
-        lookup = await self._lookup(account, who)
+        try:
+            lookup = await self._lookup(account, who)
+        except Exception:
+            log.exception("account %s: key lookup failed", account.id)
+            lookup = secrets.KeyLookup(None, "none", problem=ProblemInfo(
+                ErrorKind.KEYRING.value,
+                f"{who.name} (account {account.id}): looking up the key failed; run with --debug "
+                "and check the keyring, or set the key in " + secrets.env_name(account.id) + ".",
+            ))
         if lookup.problem is not None:
             return error_report(who, lookup.problem, period, _elapsed(started))
         request = FetchRequest(
@@ -167,7 +193,8 @@ class Engine:
             raise
         except ProviderError as exc:
             log.info("account %s failed: %s", account.id, exc.kind.value)
-            return self._fallback(account, lookup.key, who, exc.as_problem(), period, started)
+            return await self._fallback(account, lookup.key, who, exc.as_problem(), period,
+                                        started)
         except Exception:
             log.exception("account %s: unexpected error while fetching", account.id)
             problem = ProblemInfo(
@@ -175,10 +202,10 @@ class Engine:
                 f"{who.name} (account {account.id}): the answer could not be processed because of "
                 "an internal error; run with --debug and report the log.",
             )
-            return self._fallback(account, lookup.key, who, problem, period, started)
+            return await self._fallback(account, lookup.key, who, problem, period, started)
         report = build_report(who, data, period, datetime.now(UTC), _elapsed(started))
         if self.history is not None:
-            self._save(account, lookup.key, report)
+            await self._save(account, lookup.key, report)
         return report
 
     async def _lookup(self, account: AccountConfig, who: AccountIdentity) -> secrets.KeyLookup:
@@ -188,7 +215,7 @@ class Engine:
             return secrets.KeyLookup(f"demo-key-{account.id}", "env")
         return await self._key_lookup(account.id)
 
-    def _fallback(
+    async def _fallback(
         self,
         account: AccountConfig,
         key: str | None,
@@ -200,7 +227,9 @@ class Engine:
         stored = None
         if self.history is not None:
             try:
-                stored = self.history.load(account, key, period)
+                # SQLite work runs in a worker thread so the event loop (and the GUI) never waits
+                # on the disk or on another process holding the database lock.
+                stored = await asyncio.to_thread(self.history.load, account, key, period)
             except Exception:
                 log.exception("account %s: reading stored figures failed", account.id)
         if stored is None:
@@ -208,10 +237,10 @@ class Engine:
         return replace(stored, status=Status.ERROR, error=problem, stale=True,
                        elapsed_ms=_elapsed(started))
 
-    def _save(self, account: AccountConfig, key: str | None, report: AccountReport) -> None:
+    async def _save(self, account: AccountConfig, key: str | None, report: AccountReport) -> None:
         assert self.history is not None
         try:
-            self.history.save(account, key, report)
+            await asyncio.to_thread(self.history.save, account, key, report)
         except Exception:
             log.exception("account %s: saving figures to history failed", account.id)
 

@@ -184,16 +184,18 @@ def test_failed_account_keeps_last_figures(harness: Harness, clock: ManualClock,
 
 def test_exception_in_refresh_then_next_runs(settings: Settings, fake_world: FakeWorld,
                                              clock: ManualClock, qloop: qasync.QEventLoop,
-                                             keys: Any) -> None:
+                                             keys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     calls = {"count": 0}
+    refresh = Engine.refresh
 
-    async def flaky(account_id: str) -> secrets.KeyLookup:
+    async def flaky(self: Engine, *args: Any, **kwargs: Any) -> Any:
         calls["count"] += 1
-        if calls["count"] <= 2:
-            raise RuntimeError("lookup exploded")
-        return await secrets.lookup_key(account_id)
+        if calls["count"] == 1:
+            raise RuntimeError("refresh exploded")
+        return await refresh(self, *args, **kwargs)
 
-    harness = Harness(settings, fake_world, clock, qloop, key_lookup=flaky)
+    monkeypatch.setattr(Engine, "refresh", flaky)
+    harness = Harness(settings, fake_world, clock, qloop)
     failures: list[str] = []
     harness.controller.failure_changed.connect(failures.append)
     try:
