@@ -1,4 +1,4 @@
-"""The engine: fetch every selected account at once and turn the answers into one `Report`.
+"""The engine: fetch every selected account at once and combine the results into one `Report`.
 
 Each account runs in its own task with its own error handling, so one account's failure,
 timeout or rate-limit wait never delays or hides another's. No Qt here: the command line and
@@ -46,7 +46,7 @@ class HistoryStore:
 
 @dataclass(frozen=True)
 class RefreshOptions:
-    """`by` asks for a breakdown; `rescan` rereads local logs from the start; `now` pins today."""
+    """`by` requests a breakdown, `rescan` rereads local logs from the start, `now` pins today."""
 
     by: str | None = None
     now: datetime | None = None
@@ -170,15 +170,7 @@ class Engine:
             return error_report(who, account.problem, period, _elapsed(started))
         if account.enabled is False:
             return error_report(who, ProblemInfo("disabled", ""), period, 0, Status.DISABLED)
-        try:
-            lookup = await self._lookup(account, who)
-        except Exception:
-            log.exception("account %s: key lookup failed", account.id)
-            lookup = secrets.KeyLookup(None, "none", problem=ProblemInfo(
-                ErrorKind.KEYRING.value,
-                f"{who.name} (account {account.id}): looking up the key failed; run with --debug "
-                "and check the keyring, or set the key in " + secrets.env_name(account.id) + ".",
-            ))
+        lookup = await self._lookup(account, who)
         if lookup.problem is not None:
             return error_report(who, lookup.problem, period, _elapsed(started))
         request = FetchRequest(
@@ -209,11 +201,20 @@ class Engine:
         return report
 
     async def _lookup(self, account: AccountConfig, who: AccountIdentity) -> secrets.KeyLookup:
+        """Find the account's key; a lookup that raises becomes this account's keyring problem."""
         if registry.info(account.provider).key_kind is None:
             return secrets.KeyLookup(None, "none")
         if self.demo:
             return secrets.KeyLookup(f"demo-key-{account.id}", "env")
-        return await self._key_lookup(account.id)
+        try:
+            return await self._key_lookup(account.id)
+        except Exception:
+            log.exception("account %s: key lookup failed", account.id)
+        return secrets.KeyLookup(None, "none", problem=ProblemInfo(
+            ErrorKind.KEYRING.value,
+            f"{who.name} (account {account.id}): looking up the key failed; run with --debug and "
+            f"check the keyring, or set the key in {secrets.env_name(account.id)}.",
+        ))
 
     async def _fallback(
         self,
