@@ -50,8 +50,9 @@ class Response:
     def merge(self, line: UsageLine) -> bool:
         """Fold in another copy; return True when what the response counts changed."""
         changed = False
-        if line.at_ms < self.first_ms:
-            self.first_ms = line.at_ms
+        earliest = line.earliest
+        if earliest < self.first_ms:
+            self.first_ms = earliest
             changed = True
         if self.request_id is None and line.request_id is not None and not line.sidechain:
             self.request_id = line.request_id
@@ -77,7 +78,7 @@ def new_response(line: UsageLine) -> Response:
         message_id=line.message_id,
         request_id=None if line.sidechain else line.request_id,
         any_sidechain=line.sidechain,
-        first_ms=line.at_ms,
+        first_ms=line.earliest,
         best=line,
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from tokenwatch_desktop.core.errors import ParseError
 
@@ -35,6 +36,8 @@ class UsageLine:
     `message_id`/`request_id` identify a Claude Code response (None for Codex and for lines
     without them). `input` counts uncached input only; cache writes are split by lifetime;
     `output` includes reasoning. `at_ms` is the line's instant in Unix milliseconds.
+    `first_ms`, when set, is the earliest instant of the same-identity copies this line stands
+    for (the scanner folds consecutive copies of one response in a file into one line).
     """
 
     at_ms: int
@@ -48,11 +51,22 @@ class UsageLine:
     request_id: str | None = None
     sidechain: bool = False
     fast: bool = False
+    first_ms: int | None = None
 
     @property
     def total(self) -> int:
         return (self.input + self.cache_read + self.cache_write_5m + self.cache_write_1h
                 + self.output)
+
+    @property
+    def earliest(self) -> int:
+        return self.at_ms if self.first_ms is None else self.first_ms
+
+    def as_tuple(self) -> tuple[Any, ...]:
+        """The fields in order (cheaper to send between processes than the object)."""
+        return (self.at_ms, self.model, self.input, self.cache_read, self.cache_write_5m,
+                self.cache_write_1h, self.output, self.message_id, self.request_id,
+                self.sidechain, self.fast, self.first_ms)
 
     def counts(self) -> tuple[int, int, int, int, int]:
         return (self.input, self.cache_read, self.cache_write_5m, self.cache_write_1h,

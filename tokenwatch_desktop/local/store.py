@@ -15,7 +15,7 @@ import sqlite3
 import threading
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from typing import Any
 from tokenwatch_desktop.core.pricing import PriceTable
 from tokenwatch_desktop.local.dedupe import Response, ResponseBook
 from tokenwatch_desktop.local.lines import BUCKET_SECONDS, UsageLine
+from tokenwatch_desktop.local.scanner import FileState
 
 log = logging.getLogger(__name__)
 
@@ -53,21 +54,6 @@ _RESPONSE_COLUMNS = (
 #: Counts per bucket row: input, cache_read, cache_write_5m, cache_write_1h, output, requests,
 #: unpriced requests; plus the cost of the priced requests.
 _COUNTS = 7
-
-
-@dataclass
-class FileState:
-    """How far one log file (by device and inode) has been read."""
-
-    dev: int
-    ino: int
-    path: str
-    size: int
-    offset: int
-    head: bytes
-    state: dict[str, Any] = field(default_factory=dict)
-    corrupt: int = 0
-    invalid: int = 0
 
 
 @dataclass
