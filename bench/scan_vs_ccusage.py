@@ -6,8 +6,11 @@ generates the tree once under bench/out/, then measures (medians of --runs):
 
 - ccusage's whole run: `ccusage daily --offline --json` with CLAUDE_CONFIG_DIR on the tree;
 - TokenWatch's scan in-process: a first scan into a fresh store (and one without a store);
-- TokenWatch's refresh with nothing new, in-process, on the store of the first scan;
+- TokenWatch's refresh with nothing new, in-process, on the store of the first scan (five
+  after each first scan);
 - the `tokenwatch claude-code --json` command, cold: a fresh data directory each run.
+
+Each run does one of each in turn, so load from other work on the machine falls on all alike.
 
 It then compares token totals and per-model costs, and explains each token difference by
 counting the same lines with ccusage's identity rule (message id and request id both present,
@@ -64,13 +67,10 @@ def timed(command: list[str], env: dict[str, str]) -> tuple[float, bytes]:
     return time.perf_counter() - started, done.stdout
 
 
-def run_ccusage(binary: Path, tree: Path, runs: int) -> tuple[list[float], dict[str, Any]]:
+def run_ccusage(binary: Path, tree: Path) -> tuple[float, dict[str, Any]]:
     env = dict(os.environ, CLAUDE_CONFIG_DIR=str(tree / "claude"))
-    times, output = [], b""
-    for _ in range(runs):
-        elapsed, output = timed([str(binary), "daily", "--offline", "--json"], env)
-        times.append(elapsed)
-    return times, json.loads(output)
+    elapsed, output = timed([str(binary), "daily", "--offline", "--json"], env)
+    return elapsed, json.loads(output)
 
 
 def _request(data_dir: Path | None, tree: Path) -> Any:
@@ -87,48 +87,47 @@ def _request(data_dir: Path | None, tree: Path) -> Any:
         now=datetime.now(UTC), data_dir=data_dir)
 
 
-def run_in_process(tree: Path, runs: int) -> dict[str, Any]:
+def run_in_process(tree: Path, refreshes: int) -> dict[str, Any]:
+    """One first scan into a fresh store, then `refreshes` refreshes with nothing new."""
     from tokenwatch_desktop.local import account, claude_code
 
     roots = [tree / "claude" / "projects"]
-    no_store = []
-    for _ in range(runs):
+    warm = []
+    with tempfile.TemporaryDirectory(dir=OUT) as folder:
+        request = _request(Path(folder), tree)
         started = time.perf_counter()
-        account.refresh(_request(None, tree), claude_code.AGENT, roots)
-        no_store.append(time.perf_counter() - started)
-    cold, warm, data = [], [], None
-    for _ in range(runs):
-        with tempfile.TemporaryDirectory(dir=OUT) as folder:
-            request = _request(Path(folder), tree)
+        data = account.refresh(request, claude_code.AGENT, roots)
+        cold = time.perf_counter() - started
+        for _ in range(refreshes):
             started = time.perf_counter()
-            data = account.refresh(request, claude_code.AGENT, roots)
-            cold.append(time.perf_counter() - started)
-            for _ in range(runs):
-                started = time.perf_counter()
-                account.refresh(request, claude_code.AGENT, roots)
-                warm.append(time.perf_counter() - started)
-            account.LEDGERS.close_all()
-    return {"no_store": no_store, "cold": cold, "nothing_new": warm, "data": data}
+            account.refresh(request, claude_code.AGENT, roots)
+            warm.append(time.perf_counter() - started)
+        account.LEDGERS.close_all()
+    return {"cold": cold, "nothing_new": warm, "data": data}
 
 
-def run_cli(tree: Path, runs: int) -> tuple[list[float], dict[str, Any]]:
+def run_no_store(tree: Path) -> float:
+    from tokenwatch_desktop.local import account, claude_code
+
+    started = time.perf_counter()
+    account.refresh(_request(None, tree), claude_code.AGENT, [tree / "claude" / "projects"])
+    return time.perf_counter() - started
+
+
+def run_cli(tree: Path) -> tuple[float, dict[str, Any]]:
     command = str(Path(sys.executable).with_name("tokenwatch"))
-    times, output = [], b""
     first = date.fromordinal(END.toordinal() - DAYS - 1)
-    for _ in range(runs):
-        with tempfile.TemporaryDirectory(dir=OUT) as folder:
-            config = Path(folder) / "config.yaml"
-            config.write_text(json.dumps({"version": 1, "accounts": [{
-                "id": "claude-code", "provider": "claude-code",
-                "paths": [str(tree / "claude" / "projects")]}]}))
-            env = dict(os.environ, HOME=folder, XDG_DATA_HOME=f"{folder}/data",
-                       XDG_CONFIG_HOME=f"{folder}/config", XDG_CACHE_HOME=f"{folder}/cache",
-                       XDG_STATE_HOME=f"{folder}/state")
-            elapsed, output = timed([command, "claude-code", "--json", "--config", str(config),
-                                     "--since", first.isoformat(), "--until",
-                                     LAST.isoformat()], env)
-            times.append(elapsed)
-    return times, json.loads(output)
+    with tempfile.TemporaryDirectory(dir=OUT) as folder:
+        config = Path(folder) / "config.yaml"
+        config.write_text(json.dumps({"version": 1, "accounts": [{
+            "id": "claude-code", "provider": "claude-code",
+            "paths": [str(tree / "claude" / "projects")]}]}))
+        env = dict(os.environ, HOME=folder, XDG_DATA_HOME=f"{folder}/data",
+                   XDG_CONFIG_HOME=f"{folder}/config", XDG_CACHE_HOME=f"{folder}/cache",
+                   XDG_STATE_HOME=f"{folder}/state")
+        elapsed, output = timed([command, "claude-code", "--json", "--config", str(config),
+                                 "--since", first.isoformat(), "--until", LAST.isoformat()], env)
+    return elapsed, json.loads(output)
 
 
 def ccusage_rule_totals(tree: Path) -> dict[str, Any]:
@@ -220,22 +219,34 @@ def main() -> int:
 
     binary = install_ccusage()
     tree, summary = ensure_tree(args.size)
-    ccusage_times, ccusage = run_ccusage(binary, tree, args.runs)
-    local = run_in_process(tree, args.runs)
-    cli_times, cli = run_cli(tree, args.runs)
-    base = median(ccusage_times)
+    times: dict[str, list[float]] = defaultdict(list)
+    ccusage: dict[str, Any] = {}
+    cli: dict[str, Any] = {}
+    data = None
+    # Interleaved, so a busy spell on the shared machine hits both tools alike.
+    for _ in range(args.runs):
+        elapsed, ccusage = run_ccusage(binary, tree)
+        times["ccusage"].append(elapsed)
+        local = run_in_process(tree, refreshes=5)
+        times["scan"].append(local["cold"])
+        times["nothing_new"].extend(local["nothing_new"])
+        data = local["data"]
+        times["no_store"].append(run_no_store(tree))
+        elapsed, cli = run_cli(tree)
+        times["cli"].append(elapsed)
+    base = median(times["ccusage"])
     result = {
         "tree": {"bytes": summary["bytes"], "files": summary["files"], "generator": summary},
-        "seconds": {"ccusage_run": base, "scan_in_process": median(local["cold"]),
-                    "scan_in_process_no_store": median(local["no_store"]),
-                    "refresh_nothing_new": median(local["nothing_new"]),
-                    "cli_cold_run": median(cli_times)},
-        "ratios": {"scan_vs_ccusage": round(median(local["cold"]) / base, 2),
-                   "cli_cold_vs_ccusage": round(median(cli_times) / base, 2),
-                   "ccusage_vs_refresh": round(base / median(local["nothing_new"]), 1)},
-        "raw_seconds": {"ccusage": ccusage_times, "scan": local["cold"], "cli": cli_times,
-                        "nothing_new": local["nothing_new"]},
-        "comparison": compare(ccusage, local["data"]),
+        "seconds": {"ccusage_run": base, "scan_in_process": median(times["scan"]),
+                    "scan_in_process_no_store": median(times["no_store"]),
+                    "refresh_nothing_new": median(times["nothing_new"]),
+                    "cli_cold_run": median(times["cli"])},
+        "ratios": {"scan_vs_ccusage": round(median(times["scan"]) / base, 2),
+                   "cli_cold_vs_ccusage": round(median(times["cli"]) / base, 2),
+                   "ccusage_vs_refresh": round(base / median(times["nothing_new"]), 1)},
+        "raw_seconds": {name: [round(value, 4) for value in values]
+                        for name, values in times.items()},
+        "comparison": compare(ccusage, data),
         "ccusage_rule_recount": ccusage_rule_totals(tree),
         "cli_total_local_estimate": cli["total"]["local_estimate"],
     }

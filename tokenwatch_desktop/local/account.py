@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import logging
 import os
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from datetime import time as clock
@@ -91,8 +94,10 @@ def _scan_and_build(ledger: Ledger, request: FetchRequest, agent: Agent,
                     roots: list[Path]) -> AccountData:
     started = time.perf_counter()
     paths = scanner.find_files(roots, agent.provider_id)
-    result = scanner.scan(paths, agent.provider_id, ledger.files())
-    changed = ledger.apply(result.lines, PriceTable(request.prices), result.states, result.gone)
+    with _collector_paused():
+        result = scanner.scan(paths, agent.provider_id, ledger.files())
+        changed = ledger.apply(result.lines, PriceTable(request.prices), result.states,
+                               result.gone)
     log.info("account %s: %d files, %d read (%d bytes), %d responses changed in %.0f ms",
              request.account.id, len(paths), result.files_read, result.bytes_read, changed,
              (time.perf_counter() - started) * 1000)
@@ -103,20 +108,37 @@ def _scan_and_build(ledger: Ledger, request: FetchRequest, agent: Agent,
     return data
 
 
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cycle collector while a scan builds its many small objects.
+
+    A scan holds hundreds of thousands of lines and responses, none in reference cycles, and
+    the collector would walk them all again and again (about 15% of a first scan's time).
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def build(ledger: Ledger, period: Period, agent: Agent) -> AccountData:
-    """The period's figures from the stored buckets, in the period's day convention."""
+    """The period's figures from the stored buckets, in the period's day convention.
+
+    The per-day sums are kept with the ledger until its next change, so a refresh that found
+    nothing new answers from them instead of reading every bucket again.
+    """
     start, end = period_instants(period)
-    day_of = day_function(period.day_boundary)
-    cells: dict[tuple[date, str | None], list[Any]] = defaultdict(lambda: [0] * 7 + [Decimal(0)])
-    for bucket, model, *counts, cost in ledger.bucket_tuples(start, end):
-        cell = cells[(day_of(bucket), model or None)]
-        for index, value in enumerate(counts):
-            cell[index] += value
-        cell[7] += Decimal(cost)
+    memo = ledger.memo()
+    key = ("cells", start, end, period.day_boundary, _zone())
+    cells = memo.get(key)
+    if cells is None:
+        cells = memo[key] = _day_cells(ledger, start, end, period.day_boundary)
     data = AccountData(cost_source=CostSource.ESTIMATED, notes=[ESTIMATE_NOTE])
     daily: dict[date, Decimal] = defaultdict(Decimal)
-    for (day, model), cell in sorted(cells.items(), key=lambda item: (item[0][0],
-                                                                     item[0][1] or "")):
+    for (day, model), cell in cells:
         priced = cell[6] == 0
         data.usage.append(UsageRow(
             day=day, model=model,
@@ -127,8 +149,29 @@ def build(ledger: Ledger, period: Period, agent: Agent) -> AccountData:
         if not priced:
             data.unpriced_models.add(f"{agent.vendor}/{model or 'unknown model'}")
     data.costs = [CostRow(day, amount, CostSource.ESTIMATED) for day, amount in sorted(daily.items())]
-    data.notes.extend(_line_notes(ledger, agent))
+    notes = memo.get(("notes", agent.provider_id))
+    if notes is None:
+        notes = memo[("notes", agent.provider_id)] = _line_notes(ledger, agent)
+    data.notes.extend(notes)
     return data
+
+
+def _day_cells(ledger: Ledger, start: int, end: int, boundary: DayBoundary
+               ) -> list[tuple[tuple[date, str | None], list[Any]]]:
+    """Per (day, model): the seven counts of `BucketRow.counts` and the cost, sorted."""
+    day_of = day_function(boundary)
+    cells: dict[tuple[date, str | None], list[Any]] = defaultdict(lambda: [0] * 7 + [Decimal(0)])
+    for bucket, model, *counts, cost in ledger.bucket_tuples(start, end):
+        cell = cells[(day_of(bucket), model or None)]
+        for index, value in enumerate(counts):
+            cell[index] += value
+        cell[7] += Decimal(cost)
+    return sorted(cells.items(), key=lambda item: (item[0][0], item[0][1] or ""))
+
+
+def _zone() -> tuple[Any, ...]:
+    """What local days depend on: the process's time zone settings."""
+    return (os.environ.get("TZ"), time.tzname, time.timezone, time.altzone)
 
 
 def _line_notes(ledger: Ledger, agent: Agent) -> list[str]:

@@ -15,6 +15,7 @@ Parsing in threads would not help: decoding holds the GIL.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import pickle
@@ -178,6 +179,7 @@ def main() -> int:
     # Replies go to a copy of stdout; anything printed by accident goes to stderr instead.
     replies = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
+    gc.disable()  # short-lived, and what it builds has no reference cycles
     serve(sys.stdin.buffer, replies)
     return 0
 

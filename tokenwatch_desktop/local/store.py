@@ -54,6 +54,7 @@ _RESPONSE_COLUMNS = (
 #: Counts per bucket row: input, cache_read, cache_write_5m, cache_write_1h, output, requests,
 #: unpriced requests; plus the cost of the priced requests.
 _COUNTS = 7
+_BUCKET_MS = BUCKET_SECONDS * 1000
 
 
 @dataclass
@@ -78,6 +79,8 @@ class Ledger:
         self.path = path
         self.vendor = vendor
         self.lock = threading.Lock()
+        self._memo: dict[Any, Any] = {}
+        self._memo_version: int | None = None
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(":memory:" if path is None else str(path),
@@ -97,6 +100,18 @@ class Ledger:
         elif found != SCHEMA_VERSION:
             raise RuntimeError(f"local-log store {self.path} has schema {found}, "
                                f"expected {SCHEMA_VERSION}; move the file aside to rebuild it")
+
+    def memo(self) -> dict[Any, Any]:
+        """Figures derived from the stored data (see `account.build`), kept until it changes.
+
+        Emptied by every `apply` here, and when another connection (another TokenWatch process
+        on the same file) committed a change since the last look (`PRAGMA data_version`).
+        """
+        version = self.db.execute("PRAGMA data_version").fetchone()[0]
+        if version != self._memo_version:
+            self._memo.clear()
+            self._memo_version = version
+        return self._memo
 
     def meta(self, key: str) -> str | None:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -141,6 +156,7 @@ class Ledger:
         """
         if not lines and not states and not gone and self.meta("prices") == prices.fingerprint():
             return 0
+        self._memo.clear()
         self.db.execute("BEGIN")
         try:
             self._reprice_if_needed(prices)
@@ -181,8 +197,15 @@ class Ledger:
     def _write_responses(self, responses: Sequence[Response]) -> None:
         fresh = [response for response in responses if response.row_id is None]
         updated = [response for response in responses if response.row_id is not None]
+        # Into an empty table (a first scan), building the index once afterwards is quicker
+        # than keeping it up to date row by row. This runs inside apply's transaction.
+        rebuild_index = len(fresh) > 1000 and self._empty("responses")
+        if rebuild_index:
+            self.db.execute("DROP INDEX IF EXISTS responses_message")
         self.db.executemany(f"INSERT INTO responses ({_RESPONSE_COLUMNS}) VALUES "
                             f"({','.join('?' * 13)})", [_response_row(r) for r in fresh])
+        if rebuild_index:
+            self.db.execute("CREATE INDEX responses_message ON responses (message_id)")
         self.db.executemany(
             f"UPDATE responses SET ({_RESPONSE_COLUMNS}) = ({','.join('?' * 13)}) WHERE id = ?",
             [(*_response_row(r), r.row_id) for r in updated])
@@ -261,11 +284,14 @@ def _zero_delta() -> list[Any]:
 def _add_delta(deltas: dict[tuple[int, str], list[Any]], counted: tuple[int, UsageLine],
                prices: PriceTable, vendor: str, sign: int) -> None:
     first_ms, line = counted
-    bucket = first_ms // (BUCKET_SECONDS * 1000)
-    delta = deltas[(bucket, line.model or "")]
+    delta = deltas[(first_ms // _BUCKET_MS, line.model or "")]
     counts = line.counts()
-    for index, value in enumerate(counts):
-        delta[index] += sign * value
+    given, read, write_5m, write_1h, output = counts
+    delta[0] += sign * given
+    delta[1] += sign * read
+    delta[2] += sign * write_5m
+    delta[3] += sign * write_1h
+    delta[4] += sign * output
     delta[5] += sign
     cost = prices.cost(vendor, line.model, first_ms, counts, line.fast)
     if cost is None:
