@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 MILLION = Decimal(1_000_000)
 THOUSAND = Decimal(1000)
+_ZERO = Decimal(0)
 #: A trailing release date: `-20250929` or `-2025-09-29`.
 _DATE_SUFFIX = re.compile(r"-(\d{8}|\d{4}-\d{2}-\d{2})$")
 #: genai-prices provider ids for the vendor names the config uses.
@@ -63,10 +64,16 @@ class Sheet:
         hour = write_1h if self.cache_write_1h is not None else 0
         writes = write_5m + write_1h - hour if self.cache_write is not None else 0
         reads = read if self.cache_read is not None else 0
-        leaves = ((self.input, all_input - reads - writes - hour), (self.cache_read, reads),
-                  (self.cache_write, writes), (self.cache_write_1h, hour), (self.output, output))
-        total = sum((_at(price, all_input) * count for price, count in leaves if count),
-                    Decimal(0)) / MILLION
+        # The same sum, term by term in the same order, as
+        # sum(_at(price, all_input) * count for price, count in leaves if count), unrolled
+        # because it runs once per response.
+        total = _ZERO
+        for price, amount in ((self.input, all_input - reads - writes - hour),
+                              (self.cache_read, reads), (self.cache_write, writes),
+                              (self.cache_write_1h, hour), (self.output, output)):
+            if amount:
+                total += (price if type(price) is Decimal else _at(price, all_input)) * amount
+        total /= MILLION
         if self.requests is not None:
             total += self.requests / THOUSAND
         return total

@@ -102,11 +102,17 @@ def _read_record(record: dict[str, Any], message: dict[str, Any]) -> UsageLine |
         return None
     message_id = message.get("id")
     request_id = record.get("requestId")
-    for value, name in ((record.get("version"), "version"),
-                        (record.get("sessionId"), "sessionId"), (request_id, "requestId"),
-                        (message_id, "message.id"), (model, "message.model")):
-        if value is not None and (type(value) is not str or not value):
-            raise LineError(LineProblem.INVALID, f"{name} is present but not a non-empty string")
+    version = record.get("version")
+    session = record.get("sessionId")
+    # Each identity field is absent or a non-empty string; the common case costs five checks.
+    if not ((type(model) is str and model or model is None)
+            and (type(message_id) is str and message_id or message_id is None)
+            and (type(request_id) is str and request_id or request_id is None)
+            and (type(version) is str and version or version is None)
+            and (type(session) is str and session or session is None)):
+        _reject_identity(((version, "version"), (session, "sessionId"),
+                          (request_id, "requestId"), (message_id, "message.id"),
+                          (model, "message.model")))
     usage = message["usage"]
     if type(usage) is not dict:
         raise LineError(LineProblem.INVALID, "message.usage is not an object")
@@ -123,6 +129,16 @@ def _read_record(record: dict[str, Any], message: dict[str, Any]) -> UsageLine |
     return UsageLine(parse_instant(record.get("timestamp")), model, given, read, cache_5m,
                      cache_1h, output, message_id, request_id, record.get("isSidechain") is True,
                      usage.get("speed") is not None)
+
+
+def _text_or_none(value: object) -> bool:
+    return value is None or (type(value) is str and value != "")
+
+
+def _reject_identity(fields: tuple[tuple[object, str], ...]) -> None:
+    for value, name in fields:
+        if not _text_or_none(value):
+            raise LineError(LineProblem.INVALID, f"{name} is present but not a non-empty string")
 
 
 def _cache_writes(usage: dict[str, Any]) -> tuple[int, int]:

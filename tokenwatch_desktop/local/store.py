@@ -179,9 +179,9 @@ class Ledger:
     def _book_for(self, lines: Sequence[UsageLine]) -> ResponseBook:
         """A book holding the stored responses that the new lines may be copies of."""
         book = ResponseBook()
-        wanted = sorted({line.message_id for line in lines if line.message_id is not None})
-        if not wanted or self._empty("responses"):
+        if not lines or self._empty("responses"):
             return book
+        wanted = sorted({line.message_id for line in lines if line.message_id is not None})
         for start in range(0, len(wanted), 500):
             chunk = wanted[start:start + 500]
             marks = ",".join("?" * len(chunk))
