@@ -18,6 +18,7 @@ import qasync
 from tests.ui.helpers import ManualClock, fake_accounts, run_until
 from tokenwatch_desktop.core import secrets
 from tokenwatch_desktop.core.settings import Settings
+from tokenwatch_desktop.engine import Engine
 from tokenwatch_desktop.providers.fake import FakeWorld
 from tokenwatch_desktop.providers.fake.transport import fake_transport
 from tokenwatch_desktop.ui.desktop import Clients, DesktopApp
@@ -205,10 +206,10 @@ def test_demo_flag_labels_window(start: Callable[..., Running]) -> None:
 
 def test_exception_in_refresh_visible(start: Callable[..., Running], settings: Settings,
                                       keys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    async def broken(account_id: str) -> secrets.KeyLookup:
-        raise RuntimeError("lookup exploded")
+    async def broken(self: Engine, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("refresh exploded")
 
-    monkeypatch.setattr(secrets, "lookup_key", broken)
+    monkeypatch.setattr(Engine, "refresh", broken)
     running = start(settings, tray=False)
     running.wait(lambda: bool(running.app.controller.failure)
                  and not running.app.controller.refreshing)

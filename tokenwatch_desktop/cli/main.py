@@ -102,9 +102,11 @@ def export_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (also used by the console script)."""
     args = list(sys.argv[1:] if argv is None else argv)
+    from tokenwatch_desktop.core.config import ConfigError
+
     try:
         status = _dispatch(args)
-    except UsageError as exc:
+    except (UsageError, ConfigError) as exc:
         print(f"tokenwatch: {exc}", file=sys.stderr)
         status = EXIT_USAGE
     except KeyboardInterrupt:

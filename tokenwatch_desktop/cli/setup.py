@@ -22,6 +22,12 @@ def run_setup(options: argparse.Namespace) -> int:
 
     path = Path(options.config).expanduser() if options.config else None
     settings = config_file.load(path)
+    for warning in settings.warnings:
+        print(f"tokenwatch: warning: {warning}", file=sys.stderr)
+    if settings.file_problem is not None:
+        print(f"tokenwatch: {settings.path} was not changed because it could not be read; fix it, "
+              "or move it away to start a new config, then run setup again.", file=sys.stderr)
+        return EXIT_ERROR
     account = _account(settings, options, config_file.next_account_id)
     info = registry.info(account.provider)
     if "team_id" in info.required_options and not account.option("team_id"):
@@ -63,6 +69,12 @@ def _account(settings: Settings, options: argparse.Namespace, next_id: object) -
 
 
 def _store_key(account: AccountConfig, info: registry.ProviderInfo, from_stdin: bool) -> int:
+    try:
+        secrets.call_with_timeout(secrets.check_backend)
+    except secrets.KeyringProblem as exc:
+        print(f"tokenwatch: account {account.id}: no key can be stored: {exc.message}.",
+              file=sys.stderr)
+        return EXIT_ERROR
     raw = _read_key(account, info, from_stdin)
     try:
         key = secrets.clean_key(raw)

@@ -87,8 +87,9 @@ def _text(document: dict[str, Any]) -> str:
         state = f", keyring {row['keyring_state']}" if row["keyring_state"] else ""
         enabled = "" if row["enabled"] else ", disabled"
         refreshed = row["last_refresh"] or "never"
-        lines.append(f"{row['id']} ({row['provider']}{enabled}): key from {row['key_source']}"
-                     f"{state}; last refresh {refreshed}")
+        source = "no key" if row["key_source"] == "none" else f"key from {row['key_source']}"
+        lines.append(f"{row['id']} ({row['provider']}{enabled}): {source}{state}; "
+                     f"last refresh {refreshed}")
         if row["problem"]:
             lines.append(f"  config problem: {row['problem']}")
     return "\n".join(lines) + "\n"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import unicodedata
 from collections.abc import Sequence
 from decimal import ROUND_HALF_UP
 from typing import TextIO
@@ -27,7 +28,13 @@ def render(report: Report) -> str:
         lines += _combined(report.accounts)
         lines.append("")
     lines += _totals(report)
-    return "\n".join(lines) + "\n"
+    return "\n".join(_printable(line) for line in lines) + "\n"
+
+
+def _printable(text: str) -> str:
+    """Replace control characters, so text from a provider cannot move the cursor or clear the
+    terminal (model names, error messages and labels all come from the network)."""
+    return "".join("\ufffd" if unicodedata.category(char) == "Cc" else char for char in text)
 
 
 def _heading(report: Report) -> str:
@@ -35,7 +42,7 @@ def _heading(report: Report) -> str:
     if report.local_period is not None:
         text += f"; local logs: {_period_text(report.local_period)}"
     if report.demo:
-        text += " (demo data)"
+        text += ", demo data"
     return text
 
 
@@ -60,6 +67,9 @@ def _account_block(account: AccountReport) -> list[str]:
         lines.append("  " + extra)
     if account.models:
         lines += _indent(_model_table(account))
+        if account.cost is not None and all(model.cost is None for model in account.models):
+            lines.append("  model costs: this provider reports cost per day or line item, "
+                         "not per model")
     if account.breakdown:
         lines += _indent(_table(
             ["Group", "Cost", "Input", "Output"],
@@ -135,7 +145,10 @@ def _combined(accounts: Sequence[AccountReport]) -> list[str]:
 
 def _totals(report: Report) -> list[str]:
     total = report.totals
-    billed = display(total.cost, "none")
+    if not report.billed():
+        billed = "none (no billed accounts selected)"
+    else:
+        billed = display(total.cost, "unknown (no billed account returned a figure)")
     if total.cost is not None and not total.complete:
         billed += " (incomplete: some accounts failed or are partial)"
     if total.estimated:
@@ -174,13 +187,14 @@ def _table(headers: list[str], rows: list[list[str]], align: list[str]) -> list[
 def write_csv(report: Report, out: TextIO) -> None:
     """One row per account and day: money as plain decimals, tokens as integers, blanks for unknown."""
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["account", "provider", "kind", "date", "day_boundary", "cost", "cost_source",
-                     "input", "cached_input", "cache_write", "output"])
+    writer.writerow(["account", "provider", "kind", "status", "stale", "date", "day_boundary",
+                     "cost", "cost_source", "input", "cached_input", "cache_write", "output"])
     for account in report.accounts:
         for day in account.days:
             tokens = day.tokens
             writer.writerow([
-                account.id, account.provider, account.kind.value, day.day.isoformat(),
+                account.id, account.provider, account.kind.value, account.status.value,
+                "yes" if account.stale else "no", day.day.isoformat(),
                 account.day_boundary, plain(day.cost) or "",
                 day.cost_source.value if day.cost_source else "",
                 *(tokens.as_dict().values() if tokens else ["", "", "", ""]),

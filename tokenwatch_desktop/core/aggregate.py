@@ -51,6 +51,14 @@ def build_report(
     tokens = _sum_tokens(row.tokens for row in in_period) if data.has_tokens else None
     requests = _sum_requests(in_period) if data.has_requests else None
     problems = list(data.problems)
+    missing = sorted(day for day in data.unknown_days if period.start <= day <= period.end)
+    if data.has_cost and data.period_cost is None and missing and not problems:
+        problems.append(ProblemInfo(
+            "incomplete",
+            f"{who.name} (account {who.id}): no figure came back for {len(missing)} of the "
+            f"period's {period.length} days ({missing[0]} to {missing[-1]}), so the total is "
+            "short; refresh later, and report the problem if it stays.",
+        ))
     if data.unpriced_models:
         problems.append(ProblemInfo(
             "unpriced",

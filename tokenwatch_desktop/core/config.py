@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import tempfile
 from collections.abc import Mapping
 from dataclasses import replace
@@ -61,6 +62,23 @@ def _construct_timestamp(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
         return str(node.value)  # `2025-02-30`: the date check then names the field
 
 
+_PLAIN_INT = re.compile(r"^[-+]?(0|[1-9][0-9_]*)$")
+
+
+def _construct_int(loader: yaml.SafeLoader, node: yaml.Node) -> int | str:
+    """Read plain decimal integers; keep octal, hex, binary and sexagesimal forms as text.
+
+    YAML 1.1 reads `0012` as octal 10 and `12:30` as 750, which would silently change a
+    `team_id`; where a number is expected, the field check rejects the text with a message.
+    """
+    assert isinstance(node, yaml.ScalarNode)
+    text = str(loader.construct_scalar(node))
+    if not _PLAIN_INT.match(text):
+        return text
+    return int(text.replace("_", ""))
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 _Loader.add_constructor("tag:yaml.org,2002:float", _construct_float)
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
 
@@ -118,7 +136,7 @@ def load(path: Path | None = None, environ: Mapping[str, str] | None = None) -> 
     data, reason = parse_config(raw)
     if reason is not None:
         notes.append(_bad_file_warning(source, raw, reason, backup=source == target))
-        return Settings(path=target, warnings=notes)
+        return Settings(path=target, warnings=notes, file_problem=reason)
     settings = schema.build_settings(data or {}, target, legacy=source != target, source=source)
     settings.warnings[:0] = notes
     return settings
@@ -156,8 +174,8 @@ def _bad_file_warning(path: Path, raw: bytes, reason: str, *, backup: bool) -> s
         return (f"the config file {path} could not be read because {reason}, and no copy could "
                 f"be saved ({exc}). Defaults are used; fix the file before the app rewrites it")
     return (f"the config file {path} could not be read because {reason}. A copy was saved as "
-            f"{copy.name} and defaults are used. Fix the file, or run `tokenwatch setup` to write "
-            "a new one")
+            f"{copy.name} and defaults are used. Fix the file, or move it away and run "
+            "`tokenwatch setup` to write a new one")
 
 
 def _backup_bad(path: Path, raw: bytes, reason: str) -> Path:

@@ -340,6 +340,12 @@ def parse_account(
     if not ACCOUNT_ID.match(account_id):
         problems.append(f"the id {_short(account_id)} is invalid; use lower-case letters, digits "
                         "and '-' (such as work-openai)")
+    other = registry.canonical(account_id)
+    if other in registry.PROVIDERS and other != registry.canonical(provider):
+        # `tokenwatch <id>` would select the other provider's accounts, and its environment key
+        # would be read for this one.
+        problems.append(f"the id {account_id} is the name of another provider; choose another "
+                        f"id for this {provider} account")
     problems += _provider_problems(entry, provider)
     name = _checked(problems, lambda: _text_field(entry, "name"))
     enabled = _checked(problems, lambda: _enabled(entry.get("enabled")))

@@ -167,7 +167,8 @@ def protect(handler: logging.Handler) -> None:
 
 
 def reset() -> None:
-    """Remove and close the handlers that `setup` installed."""
+    """Remove and close the handlers that `setup` installed, and undo its level change."""
+    logging.getLogger(PACKAGE).setLevel(logging.NOTSET)
     root = logging.getLogger()
     for handler in list(root.handlers):
         if getattr(handler, "_tokenwatch", False):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -10,6 +11,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from tokenwatch_desktop.core.errors import UsageError
 
 PERIODS = ("1d", "7d", "30d", "90d", "mtd")
+#: Longest custom period, in days: a year and a bit, so a year-on-year range still fits.
+MAX_CUSTOM_DAYS = 400
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 CUSTOM = "custom"
 
 
@@ -76,6 +80,10 @@ def parse_spec(label: str | None, since: str | None, until: str | None, default:
         latest = max(today(DayBoundary.UTC, now), today(DayBoundary.LOCAL, now))
         if start > latest:
             raise UsageError(f"--since {start} is in the future; today is {latest}")
+        last = min(end or latest, latest)
+        if (last - start).days + 1 > MAX_CUSTOM_DAYS:
+            raise UsageError(f"the period from {start} to {last} is longer than "
+                             f"{MAX_CUSTOM_DAYS} days; choose a later --since")
         return PeriodSpec(CUSTOM, start, end)
     chosen = label if label is not None else default
     if chosen not in PERIODS:
@@ -119,7 +127,10 @@ def split(period: Period, max_days: int) -> list[tuple[date, date]]:
 
 
 def _parse_date(text: str, option: str) -> date:
+    # date.fromisoformat also takes 20261101 and week dates; the options promise YYYY-MM-DD.
     try:
+        if not _ISO_DATE.match(text):
+            raise ValueError(text)
         return date.fromisoformat(text)
     except ValueError:
         raise UsageError(f"{option} {text!r} is not a date; use YYYY-MM-DD") from None

@@ -70,7 +70,9 @@ class Settings:
 
     `path` is where the file was (or would be) read from; `warnings` collects what the loader
     wants the user to see (a backed-up bad file, unknown keys, a migration waiting for a keyring).
-    `extra` keeps unknown top-level keys so a rewrite does not drop them.
+    `extra` keeps unknown top-level keys so a rewrite does not drop them. `file_problem` says
+    why the file at `path` could not be read (the defaults stand in for it); a command that would
+    rewrite the file stops instead.
     """
 
     path: Path | None = None
@@ -82,6 +84,7 @@ class Settings:
     accounts: list[AccountConfig] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    file_problem: str | None = None
 
     def account(self, account_id: str) -> AccountConfig | None:
         for account in self.accounts:

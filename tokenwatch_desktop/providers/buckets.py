@@ -125,7 +125,7 @@ def read_pages(
     for page in pages:
         found = bucket_list(page, where)
         collected.extend(read_rows(found, lambda bucket: bucket_day(bucket, where), window,
-                                   parse, where))
+                                   parse, where, seen=collected.days))
     return collected
 
 
@@ -135,13 +135,23 @@ def read_rows(
     window: tuple[date, date],
     parse: Callable[[Row, date], T],
     where: str,
+    seen: set[date] | None = None,
 ) -> Collected[T]:
-    """Parse each result row of buckets inside `window`. Invalid rows are listed, not raised."""
+    """Parse each result row of buckets inside `window`. Invalid rows are listed, not raised.
+
+    `seen` holds days already read from earlier pages; a bucket for one of them is a duplicate.
+    """
     collected: Collected[T] = Collected()
+    earlier = seen if seen is not None else set()
     for bucket in buckets:
         day = bucket_day(bucket)
         if not window[0] <= day <= window[1]:
             log.debug("%s: skipped a bucket for %s outside %s..%s", where, day, *window)
+            continue
+        if day in collected.days or day in earlier:
+            # The same day twice (a repeated page or bucket) would be counted twice.
+            collected.invalid.append(f"{where}: the answer repeats the bucket for {day}; "
+                                     "only its first copy is counted")
             continue
         collected.days.add(day)
         for result in bucket["results"]:

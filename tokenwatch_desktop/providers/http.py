@@ -46,6 +46,10 @@ class RetryPolicy:
     base_delay: float = 0.5
     max_delay: float = 8.0
     max_wait: float = 60.0
+    #: Longest one exchange (connect, send, the whole body) may take, in seconds.
+    deadline: float = 45.0
+    #: Attempts for a call that timed out: a server that did not answer once rarely does at once.
+    timeout_attempts: int = 2
 
 
 @dataclass(frozen=True)
@@ -137,7 +141,8 @@ class Http:
     def _retry_delay(self, exc: ProviderError, attempt: int) -> float | None:
         if exc.kind not in (ErrorKind.RATE_LIMITED, ErrorKind.UNAVAILABLE, ErrorKind.TIMEOUT):
             return None
-        if attempt >= self.retry.attempts:
+        limit = self.retry.timeout_attempts if exc.kind is ErrorKind.TIMEOUT else self.retry.attempts
+        if attempt >= limit:
             return None
         if exc.retry_after is not None and exc.retry_after > 0:
             if exc.retry_after > self.retry.max_wait:
@@ -157,7 +162,7 @@ class Http:
             status, headers, content = await self._send(ctx, request)
             _debug(ctx, method, request.url, status, started, page)
             if status in (301, 302, 303, 307, 308) and "location" in headers:
-                url = str(request.url.join(headers["location"]))
+                url = _redirect_target(ctx, request.url, headers["location"])
                 if _origin(url) != origin:
                     raise ProviderError(
                         ErrorKind.BAD_RESPONSE,
@@ -177,12 +182,15 @@ class Http:
         self, ctx: CallContext, request: httpx.Request
     ) -> tuple[int, httpx.Headers, bytes]:
         try:
-            response = await self.client.send(request, stream=True)
-            try:
-                content = await _read_limited(ctx, response)
-            finally:
-                await response.aclose()
-        except httpx.TimeoutException as exc:
+            # httpx's read timeout restarts with every chunk, so a server that trickles bytes
+            # would never time out; the deadline bounds the whole exchange.
+            async with asyncio.timeout(self.retry.deadline):
+                response = await self.client.send(request, stream=True)
+                try:
+                    content = await _read_limited(ctx, response)
+                finally:
+                    await response.aclose()
+        except (httpx.TimeoutException, TimeoutError) as exc:
             raise ProviderError(
                 ErrorKind.TIMEOUT,
                 f"{ctx.who}: no answer from {ctx.base_url} in time; try again later "
@@ -195,14 +203,35 @@ class Http:
                 f"{ctx.who}: the key contains characters that cannot be sent in a header; "
                 f"store it again with `{ctx.setup_hint}`.",
             ) from None
+        except httpx.RemoteProtocolError as exc:
+            if "location header" in str(exc).lower():
+                raise ProviderError(
+                    ErrorKind.BAD_RESPONSE,
+                    f"{ctx.who}: the server redirected to an invalid address; check the base URL.",
+                ) from None
+            raise _unreachable(ctx, exc) from _scrubbed(exc, ctx)
         except httpx.TransportError as exc:
-            raise ProviderError(
-                ErrorKind.UNAVAILABLE,
-                f"{ctx.who}: could not reach {ctx.base_url} ({type(exc).__name__}: "
-                f"{scrub(str(exc), ctx) or 'connection failed'}); check the network, the proxy "
-                "settings and the base URL.",
-            ) from _scrubbed(exc, ctx)
+            raise _unreachable(ctx, exc) from _scrubbed(exc, ctx)
         return response.status_code, response.headers, content
+
+
+def _unreachable(ctx: CallContext, exc: httpx.TransportError) -> ProviderError:
+    return ProviderError(
+        ErrorKind.UNAVAILABLE,
+        f"{ctx.who}: could not reach {ctx.base_url} ({type(exc).__name__}: "
+        f"{scrub(str(exc), ctx) or 'connection failed'}); check the network, the proxy "
+        "settings and the base URL.",
+    )
+
+
+def _redirect_target(ctx: CallContext, current: httpx.URL, location: str) -> str:
+    try:
+        return str(current.join(location))
+    except httpx.InvalidURL:
+        raise ProviderError(
+            ErrorKind.BAD_RESPONSE,
+            f"{ctx.who}: the server redirected to an invalid address; check the base URL.",
+        ) from None
 
 
 def _build(
@@ -326,7 +355,7 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     if value is None:
         return None
     text = value.strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         return float(text)
     try:
         when = email.utils.parsedate_to_datetime(text)
