@@ -176,16 +176,15 @@ def test_tabs_follow_settings(start: Callable[..., Running], settings: Settings,
     assert window.account_tabs["openai"].title.text() == "Second org"
 
 
-def test_first_run_offers_demo(start: Callable[..., Running], tmp_path: Any) -> None:
+def test_first_run_starts_on_demo(start: Callable[..., Running], tmp_path: Any) -> None:
     running = start(Settings(path=tmp_path / "config.yaml"))
-    running.wait(lambda: running.app._window is not None)
+    # Wait on the figures, not the window: qasync's run_until_complete processes Qt events once
+    # more after it returns, and a fetch stepped there finds no running loop.
+    running.wait_for_figures()
     window = running.app.window()
     assert window.isVisible()
-    assert window.pages.currentWidget() is window.first_run
-    assert window.first_run.demo_button.text() == "Show demo data"
-    assert window.first_run.settings_button.text() == "Open settings"
-    window.first_run.demo_button.click()
-    running.wait_for_figures()
+    assert window.setup_button.isVisible()
+    assert window.setup_button.text() == "Set up accounts…"
     assert window.pages.currentWidget() is window.tabs
     assert window.demo_label.isVisible()
     assert window.tabs.count() == 6

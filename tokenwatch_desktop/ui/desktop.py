@@ -190,13 +190,25 @@ class DesktopApp(QObject):
         self._show_first()
         await asyncio.sleep(0)  # let the icon paint before the heavier imports below
         self.shown.emit()
+        first_run = self._first_run()
+        if first_run:
+            # No account yet: demo data at once, in a window that offers the settings.
+            self.first_run_demo = True
+            self.controller.demo = True
         self.controller.start()
         if self.watch_sleep:
             self._watch_sleep()
-        if not self.controller.accounts:
+        if first_run:
             self.open_window()
         await self._quit.wait()
         await self.shutdown()
+
+    def _first_run(self) -> bool:
+        if self.controller.demo:
+            return False
+        from tokenwatch_desktop.engine import effective_accounts
+
+        return not effective_accounts(self.controller.settings, os.environ)
 
     def _show_first(self) -> None:
         if self.tray_available():

@@ -121,6 +121,10 @@ class MainWindow(QMainWindow):
             "QLabel#demoLabel { background: #f39c12; color: black; padding: 2px 8px; "
             "border-radius: 4px; font-weight: bold; }")
         self.demo_label.setVisible(demo)
+        self.setup_button = QPushButton(tr("Set up accounts…"))
+        self.setup_button.setToolTip(tr("Add your own API keys; the demo data goes away."))
+        self.setup_button.clicked.connect(self.settings_requested)
+        self.setup_button.setVisible(demo)
         self.period_box = QComboBox()
         for label in PERIODS:
             self.period_box.addItem(period_name(label), label)
@@ -136,6 +140,7 @@ class MainWindow(QMainWindow):
         self.state_label = QLabel("")
         self.header = QHBoxLayout()
         self.header.addWidget(self.demo_label)
+        self.header.addWidget(self.setup_button)
         self.header.addWidget(QLabel(tr("Period:")))
         self.header.addWidget(self.period_box)
         self.header.addWidget(self.refresh_button)
@@ -159,6 +164,7 @@ class MainWindow(QMainWindow):
 
     def set_demo(self, demo: bool) -> None:
         self.demo_label.setVisible(demo)
+        self.setup_button.setVisible(demo)
 
     def set_period(self, label: str) -> None:
         index = self.period_box.findData(label)
