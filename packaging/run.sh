@@ -7,6 +7,6 @@ bash packaging/apt-deps.sh python3-venv libegl1 libgl1 libxkbcommon0 libfontconf
   libglib2.0-0 libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 \
   libxcb-render-util0 libxcb-shape0
 [ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/pip install -q . 2>&1 | { grep -v "WARNING: Location" || true; }
+.venv/bin/pip install . 2>&1 | { grep -v "WARNING: Location" || true; }
 test "${PIPESTATUS[0]}" -eq 0
 exec .venv/bin/tokenwatch-desktop "$@"

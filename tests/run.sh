@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Set up and run every check on a Debian/Ubuntu machine: system packages (apt, as root or with
-# sudo), a .venv with the project and its test tools, ruff, mypy, the offscreen test suite, then
-# the desktop suite under Xvfb with a tray host and a real Secret Service (gnome-keyring).
+# Set up and run every check on a Debian/Ubuntu machine. System packages come from apt (as root
+# or with sudo) and the project with its test tools goes into .venv. Then: ruff, mypy, install and
+# packaging smoke tests, the desktop suite under Xvfb with a tray host and a real Secret Service
+# (gnome-keyring), and the offscreen suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONDONTWRITEBYTECODE=1
@@ -21,8 +22,6 @@ test "${PIPESTATUS[0]}" -eq 0
 .venv/bin/ruff check tokenwatch_desktop tests bench
 .venv/bin/mypy tokenwatch_desktop/core tokenwatch_desktop/providers
 
-# Offscreen suite: everything but the tests that need a real display and Secret Service.
-QT_QPA_PLATFORM=offscreen .venv/bin/python -m pytest -m "not desktop" -q
 
 # Install smoke test: a plain `pip install .` into a fresh venv, run from another directory with
 # an empty home, must print exactly one JSON document.
@@ -68,4 +67,12 @@ mkdir -p "$TMPD/home"
 HOME="$TMPD/home" XDG_DATA_HOME="$TMPD/home/.local/share" QT_QPA_PLATFORM=xcb \
   dbus-run-session -- bash -c '
     printf "%s" "test-keyring-password" | gnome-keyring-daemon --unlock --components=secrets >/dev/null
-    exec .venv/bin/python -m pytest -m desktop -q' </dev/null
+    exec .venv/bin/python -m pytest -m desktop -q' </dev/null \
+  2> >(grep -v "Failed to set fd limit" >&2)
+kill "$TRAYER_PID" "$XVFB_PID" 2>/dev/null || true
+unset DISPLAY
+
+# Offscreen suite, last so that its summary closes the run: everything but the tests that need a
+# real display and Secret Service.
+QT_QPA_PLATFORM=offscreen .venv/bin/python -m pytest -m "not desktop" -q
+
