@@ -12,9 +12,9 @@ generates the tree once under bench/out/, then measures (medians of --runs):
 
 Each run does one of each in turn, so load from other work on the machine falls on all alike.
 
-It then compares token totals and per-model costs, and explains each token difference by
-counting the same lines with ccusage's identity rule (message id and request id both present,
-else every line counts) instead of TokenWatch's. Prints one JSON document.
+It then compares token totals and per-model costs, and explains each difference by recounting
+the tree with ccusage 20.0.24's identity rule (see ccusage_rule.py) and pricing that recount
+with TokenWatch's prices next to ccusage's own two cost modes. Prints one JSON document.
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+import ccusage_rule
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
@@ -130,52 +132,6 @@ def run_cli(tree: Path) -> tuple[float, dict[str, Any]]:
     return elapsed, json.loads(output)
 
 
-def ccusage_rule_totals(tree: Path) -> dict[str, Any]:
-    """Count the tree with ccusage's identity rule, using TokenWatch's line parser.
-
-    ccusage keys a response on (message id, request id) exactly, a missing request id being a
-    value of its own, and matches on the message id alone when either copy is a sidechain.
-    TokenWatch also joins a copy without a request id to one with it.
-    """
-    from tokenwatch_desktop.local import claude_lines, scanner
-    from tokenwatch_desktop.local.dedupe import is_better
-    from tokenwatch_desktop.local.lines import LineError
-
-    kept: dict[tuple[str, str | None], Any] = {}
-    by_message: dict[str, list[tuple[str, str | None]]] = defaultdict(list)
-    unkeyed = []
-    for path in scanner.find_files([tree / "claude" / "projects"], "claude-code"):
-        for raw in scanner._candidate_lines(path.read_bytes(), "claude-code"):
-            try:
-                line = claude_lines.parse_line(raw)
-            except LineError:
-                continue
-            if line is None:
-                continue
-            if line.message_id is None:
-                unkeyed.append(line)
-                continue
-            key = (line.message_id, line.request_id)
-            if key not in kept:
-                key = next((other for other in by_message[line.message_id]
-                            if line.sidechain or kept[other].sidechain), key)
-            if key not in kept:
-                kept[key] = line
-                by_message[line.message_id].append(key)
-            elif is_better(line, kept[key]):
-                kept[key] = line
-    lines = [*kept.values(), *unkeyed]
-    split = sum(1 for keys in by_message.values() if len(keys) > 1)
-    return {"responses": len(lines), "tokens": _sum(lines),
-            "message_ids_counted_twice": split}
-
-
-def _sum(lines: list[Any]) -> dict[str, int]:
-    return {"input": sum(x.input for x in lines), "cache_read": sum(x.cache_read for x in lines),
-            "cache_write": sum(x.cache_write_5m + x.cache_write_1h for x in lines),
-            "output": sum(x.output for x in lines)}
-
-
 def compare(ccusage: dict[str, Any], data: Any) -> dict[str, Any]:
     totals = ccusage["totals"]
     ours = {"input": 0, "cache_read": 0, "cache_write": 0, "output": 0}
@@ -247,7 +203,7 @@ def main() -> int:
         "raw_seconds": {name: [round(value, 4) for value in values]
                         for name, values in times.items()},
         "comparison": compare(ccusage, data),
-        "ccusage_rule_recount": ccusage_rule_totals(tree),
+        "ccusage_20_0_24_recount": ccusage_rule.recount(binary, tree),
         "cli_total_local_estimate": cli["total"]["local_estimate"],
     }
     print(json.dumps(result, indent=2, default=str))

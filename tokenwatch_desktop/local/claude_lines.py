@@ -5,10 +5,10 @@ sub-agent progress line with the same fields nested under `data.message`. Lines 
 kind, and locally generated `<synthetic>` messages, carry no usage and give None.
 
 Lines are decoded with orjson (about three times faster than `json` on these lines). A line
-orjson refuses is decoded again with `json`, which accepts a few things orjson does not (NaN,
-lone surrogates, trailing form feeds), so both decoders give the same verdicts; a line that
-starts with anything but `{` goes straight to `json`, which rejects leading blanks as orjson
-would not.
+that orjson rejects is decoded again with `json`, which accepts a few things orjson does not
+(NaN, lone surrogates, trailing form feeds), so both decoders give the same verdicts. A line
+that starts with anything but `{` goes straight to `json`, because orjson would accept leading
+blanks that `json` rejects.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def parse_line(raw: bytes) -> UsageLine | None:
 
 
 def _decode(raw: bytes) -> dict[str, Any]:
-    """Decode one line as a JSON object: orjson first, `json` for what orjson refuses."""
+    """Decode one line as a JSON object: orjson first, `json` for what orjson rejects."""
     if raw[:1] == b"{":
         try:
             document = _LOADS(raw)
@@ -104,7 +104,7 @@ def _read_record(record: dict[str, Any], message: dict[str, Any]) -> UsageLine |
     request_id = record.get("requestId")
     version = record.get("version")
     session = record.get("sessionId")
-    # Each identity field is absent or a non-empty string; the common case costs five checks.
+    # Each identity field must be absent or a non-empty string (five checks in the common case).
     if not ((type(model) is str and model or model is None)
             and (type(message_id) is str and message_id or message_id is None)
             and (type(request_id) is str and request_id or request_id is None)
