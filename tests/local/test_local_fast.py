@@ -423,3 +423,37 @@ def test_helper_serves_until_its_input_ends(tmp_path: Path) -> None:
     assert state.path == str(path) and read == path.stat().st_size
     assert [UsageLine(*fields).output for fields in lines] == [10]
     assert datetime.fromtimestamp(lines[0][0] / 1000, UTC).minute == 0
+
+
+@given(st.lists(COPY, max_size=12), st.lists(COPY, max_size=12), st.integers(1, 4))
+@settings(max_examples=200, deadline=None)
+def test_counting_in_batches_matches_one_batch(stored: list[tuple[Any, ...]],
+                                               new: list[tuple[Any, ...]], size: int) -> None:
+    """Lines counted a few at a time (as a shared scan delivers them) give the same rows and
+    the same bucket texts as all at once, including responses stored by an earlier scan and
+    responses that change again in a later batch."""
+    first = [_copy_line(copy) for copy in stored]
+    lines = [_copy_line(copy) for copy in new]
+    whole, batched = Ledger(None, "anthropic"), Ledger(None, "anthropic")
+    try:
+        for ledger in (whole, batched):
+            ledger.apply(first, _prices(), [], [])
+        whole.apply(lines, _prices(), [], [])
+        update = batched.update(_prices())
+        for start in range(0, len(lines), size):
+            update.add(lines[start:start + size])
+        update.finish([], [])
+
+        assert _stored(batched) == _stored(whole)
+    finally:
+        whole.close()
+        batched.close()
+
+
+def _copy_line(copy: tuple[Any, ...]) -> UsageLine:
+    message_id, request_id, side, minute, output, _file = copy
+    line = claude_lines.parse_line(compact(assistant(
+        message_id, request_id, f"2026-03-01T10:{minute:02d}:00.000Z", output,
+        sidechain=side)).rstrip(b"\n"))
+    assert line is not None
+    return line

@@ -95,9 +95,13 @@ def _scan_and_build(ledger: Ledger, request: FetchRequest, agent: Agent,
     started = time.perf_counter()
     paths = scanner.find_files(roots, agent.provider_id)
     with _collector_paused():
-        result = scanner.scan(paths, agent.provider_id, ledger.files())
-        changed = ledger.apply(result.lines, PriceTable(request.prices), result.states,
-                               result.gone)
+        update = ledger.update(PriceTable(request.prices))
+        try:
+            result = scanner.scan(paths, agent.provider_id, ledger.files(), update.add)
+            changed = update.finish(result.states, result.gone)
+        except BaseException:
+            update.abort()
+            raise
     log.info("account %s: %d files, %d read (%d bytes), %d responses changed in %.0f ms",
              request.account.id, len(paths), result.files_read, result.bytes_read, changed,
              (time.perf_counter() - started) * 1000)

@@ -88,6 +88,9 @@ class ResponseBook:
 
     def __init__(self) -> None:
         self.by_id: dict[str, list[Response]] = {}
+        #: Responses whose request id or sidechain mark changed while what they count did not
+        #: (`add` returned None for them); a caller writing rows early drains this list.
+        self.relabeled: list[Response] = []
 
     def known(self, message_id: str) -> bool:
         return message_id in self.by_id
@@ -107,7 +110,12 @@ class ResponseBook:
             return response
         for response in group:
             if response.matches(line):
-                return response if response.merge(line) else None
+                labels = (response.request_id, response.any_sidechain)
+                if response.merge(line):
+                    return response
+                if labels != (response.request_id, response.any_sidechain):
+                    self.relabeled.append(response)
+                return None
         response = new_response(line)
         group.append(response)
         return response

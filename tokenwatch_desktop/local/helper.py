@@ -1,11 +1,12 @@
 """Share a large scan with one helper process, so two cores parse log lines at once.
 
 The files to read are cut into batches of about `BATCH_BYTES`, in scan order. A feeder thread
-sends batches from the front to the helper (`python -m tokenwatch_desktop.local.helper`) one at
-a time. Meanwhile the calling thread reads batches from the back itself. The two meet in the
-middle, so the helper's start-up time costs no more than the work it did not do. The helper
-returns, per file, the new file state and its lines as plain tuples, already folded
-(`scanner._Copies`), which are cheap to pickle. Results are put back in scan order, so counting
+sends batches to the helper (`python -m tokenwatch_desktop.local.helper`) one at a time, and
+the calling thread reads batches itself; each takes the next batch nobody has claimed, so the
+helper's start-up time costs no more than the work it did not do. The helper returns, per file,
+the new file state and its lines as plain tuples, already folded (`scanner._Copies`), which are
+cheap to pickle. Between its own batches, the calling thread passes every finished batch on in
+scan order, so the lines can be counted while later ones are still being read, and counting
 is the same as reading every file on one thread.
 
 If the helper cannot start or fails, the batches it did not return are read on the calling
@@ -64,47 +65,59 @@ def batches(jobs: Sequence[Job], sizes: Sequence[int]) -> list[list[Job]]:
 
 
 class _Claims:
-    """Batch numbers handed out from both ends, each once."""
+    """Batch numbers handed out in order, each once, to whichever side asks first."""
 
     def __init__(self, count: int) -> None:
         self._lock = threading.Lock()
-        self._front = 0
-        self._back = count - 1
+        self._next = 0
+        self._count = count
 
-    def front(self) -> int | None:
+    def next(self) -> int | None:
         with self._lock:
-            if self._front > self._back:
+            if self._next >= self._count:
                 return None
-            self._front += 1
-            return self._front - 1
-
-    def back(self) -> int | None:
-        with self._lock:
-            if self._front > self._back:
-                return None
-            self._back -= 1
-            return self._back + 1
+            self._next += 1
+            return self._next - 1
 
 
-def read_shared(jobs: Sequence[Job], sizes: Sequence[int],
-                read: Reader) -> list[FileScan | None]:
-    """Read every job, sharing the work with a helper process; results in job order."""
+def read_shared(jobs: Sequence[Job], sizes: Sequence[int], read: Reader,
+                take: Callable[[list[FileScan | None]], None]) -> None:
+    """Read every job, sharing the work with a helper process.
+
+    `take` gets each batch's results on the calling thread, in job order, as soon as that batch
+    and all before it are read; between batches of its own, the calling thread hands over the
+    helper's finished ones.
+    """
     groups = batches(jobs, sizes)
     results: list[list[FileScan | None] | None] = [None] * len(groups)
     process = _start() if len(groups) > 1 else None
+    given = 0
     if process is not None:
         claims = _Claims(len(groups))
         feeder = threading.Thread(target=_feed, args=(process, groups, claims, results),
                                   name="scan-helper-feeder", daemon=True)
         feeder.start()
-        while (index := claims.back()) is not None:
+        while (index := claims.next()) is not None:
             results[index] = [read(*job) for job in groups[index]]
+            given = _hand_over(results, given, take)
         feeder.join()
-    done: list[FileScan | None] = []
-    for index, group in enumerate(groups):
+    for index in range(given, len(groups)):
         found = results[index]
-        done.extend(found if found is not None else [read(*job) for job in group])
-    return done
+        take(found if found is not None else [read(*job) for job in groups[index]])
+        results[index] = None
+
+
+def _hand_over(results: list[list[FileScan | None] | None], given: int,
+               take: Callable[[list[FileScan | None]], None]) -> int:
+    """Pass on the finished batches that follow the last one passed on; return the next."""
+    while given < len(results):
+        found = results[given]
+        if found is None:
+            break
+        take(found)
+        results[given] = []  # taken: let its lines go once counted
+        given += 1
+    return given
 
 
 def _start() -> subprocess.Popen[bytes] | None:
@@ -124,12 +137,12 @@ def _start() -> subprocess.Popen[bytes] | None:
 
 def _feed(process: subprocess.Popen[bytes], groups: list[list[Job]], claims: _Claims,
           results: list[list[FileScan | None] | None]) -> None:
-    """Hand batches from the front to the helper until the two ends meet."""
+    """Send the next unclaimed batch to the helper until none is left."""
     from tokenwatch_desktop.local.scanner import FileScan
 
     assert process.stdin is not None and process.stdout is not None
     try:
-        while (index := claims.front()) is not None:
+        while (index := claims.next()) is not None:
             pickle.dump(groups[index], process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
             process.stdin.flush()
             reply = pickle.load(process.stdout)

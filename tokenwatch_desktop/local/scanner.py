@@ -101,11 +101,14 @@ def _walk(root: Path) -> Iterable[Path]:
         log.debug("cannot list %s: %s", root, exc)
 
 
-def scan(paths: Sequence[Path], kind: str, known: dict[tuple[int, int], FileState]
-         ) -> ScanResult:
+def scan(paths: Sequence[Path], kind: str, known: dict[tuple[int, int], FileState],
+         deliver: Callable[[list[UsageLine]], None] | None = None) -> ScanResult:
     """Read new data from every file; files no longer present are reported in `gone`.
 
-    A large read (a first scan, say) is shared with one helper process: see `helper`.
+    With `deliver`, the lines are handed to it (on the calling thread, in scan order, a file
+    or a batch of files at a time) as soon as they are read, instead of being returned in
+    `ScanResult.lines`. A large read (a first scan, say) is shared with one helper process:
+    see `helper`.
     """
     jobs: list[Job] = []
     sizes: list[int] = []
@@ -123,18 +126,24 @@ def scan(paths: Sequence[Path], kind: str, known: dict[tuple[int, int], FileStat
         jobs.append((path, kind, previous))
         sizes.append(max(0, info.st_size - (previous.offset if previous is not None else 0)))
     result = ScanResult([], [], [identity for identity in known if identity not in seen])
-    outcomes: Iterable[FileScan | None]
+    give = deliver if deliver is not None else result.lines.extend
+
+    def take(outcomes: list[FileScan | None]) -> None:
+        lines: list[UsageLine] = []
+        for outcome in outcomes:
+            if outcome is None:
+                continue
+            lines.extend(outcome.lines)
+            result.states.append(outcome.state)
+            result.files_read += 1
+            result.bytes_read += outcome.bytes_read
+        give(lines)
+
     if sum(sizes) >= helper.MIN_BYTES and helper.available():
-        outcomes = helper.read_shared(jobs, sizes, read_file)
+        helper.read_shared(jobs, sizes, read_file, take)
     else:
-        outcomes = (read_file(*job) for job in jobs)
-    for outcome in outcomes:
-        if outcome is None:
-            continue
-        result.lines.extend(outcome.lines)
-        result.states.append(outcome.state)
-        result.files_read += 1
-        result.bytes_read += outcome.bytes_read
+        for job in jobs:
+            take([read_file(*job)])
     return result
 
 

@@ -154,70 +154,41 @@ class Ledger:
         Returns how many responses changed. Prices are checked first: when the table changed
         since the buckets were built, every stored response is priced again.
         """
-        if not lines and not states and not gone and self.meta("prices") == prices.fingerprint():
-            return 0
-        self._memo.clear()
-        self.db.execute("BEGIN")
+        update = self.update(prices)
         try:
-            self._reprice_if_needed(prices)
-            book = self._book_for(lines)
-            changed: dict[int, Response] = {}
-            for line in lines:
-                response = book.add(line)
-                if response is not None:
-                    changed[id(response)] = response
-            touched = [r for r in changed.values() if r.saved != r.counted]
-            self._write_responses(touched)
-            self._add_to_buckets(self._bucket_deltas(touched, prices))
-            self._save_files(states, gone)
-            self.db.execute("COMMIT")
+            update.add(lines)
+            return update.finish(states, gone)
         except BaseException:
-            self.db.execute("ROLLBACK")
+            update.abort()
             raise
-        return len(touched)
 
-    def _book_for(self, lines: Sequence[UsageLine]) -> ResponseBook:
-        """A book holding the stored responses that the new lines may be copies of."""
-        book = ResponseBook()
-        if not lines or self._empty("responses"):
-            return book
-        wanted = sorted({line.message_id for line in lines if line.message_id is not None})
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start:start + 500]
+    def update(self, prices: PriceTable) -> Update:
+        """Start counting lines that arrive in batches (in scan order): see `Update`."""
+        return Update(self, prices)
+
+    def _load_stored(self, book: ResponseBook, message_ids: Sequence[str]) -> None:
+        """Put the stored responses with these message ids into the book."""
+        for start in range(0, len(message_ids), 500):
+            chunk = message_ids[start:start + 500]
             marks = ",".join("?" * len(chunk))
             rows = self.db.execute(f"SELECT id, {_RESPONSE_COLUMNS} FROM responses "
                                    f"WHERE message_id IN ({marks})", chunk)
             for row in rows:
                 book.load(_response_from_row(row))
-        return book
 
     def _empty(self, table: str) -> bool:
         return self.db.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone() is None
 
-    def _write_responses(self, responses: Sequence[Response]) -> None:
-        fresh = [response for response in responses if response.row_id is None]
-        updated = [response for response in responses if response.row_id is not None]
-        # Into an empty table (a first scan), building the index once afterwards is quicker
-        # than keeping it up to date row by row. This runs inside apply's transaction.
-        rebuild_index = len(fresh) > 1000 and self._empty("responses")
-        if rebuild_index:
-            self.db.execute("DROP INDEX IF EXISTS responses_message")
-        self.db.executemany(f"INSERT INTO responses ({_RESPONSE_COLUMNS}) VALUES "
-                            f"({','.join('?' * 13)})", [_response_row(r) for r in fresh])
-        if rebuild_index:
-            self.db.execute("CREATE INDEX responses_message ON responses (message_id)")
+    def _insert_responses(self, responses: Sequence[Response]) -> None:
+        """Insert new responses under the row ids already given to them."""
+        self.db.executemany(f"INSERT INTO responses (id, {_RESPONSE_COLUMNS}) VALUES "
+                            f"({','.join('?' * 14)})",
+                            [(r.row_id, *_response_row(r)) for r in responses])
+
+    def _update_responses(self, responses: Sequence[Response]) -> None:
         self.db.executemany(
             f"UPDATE responses SET ({_RESPONSE_COLUMNS}) = ({','.join('?' * 13)}) WHERE id = ?",
-            [(*_response_row(r), r.row_id) for r in updated])
-
-    def _bucket_deltas(self, responses: Sequence[Response],
-                       prices: PriceTable) -> dict[tuple[int, str], list[Any]]:
-        deltas: dict[tuple[int, str], list[Any]] = defaultdict(_zero_delta)
-        for response in responses:
-            if response.saved is not None:
-                _add_delta(deltas, response.saved, prices, self.vendor, -1)
-            _add_delta(deltas, response.counted, prices, self.vendor, 1)
-        return deltas
+            [(*_response_row(r), r.row_id) for r in responses])
 
     def _add_to_buckets(self, deltas: dict[tuple[int, str], list[Any]]) -> None:
         if not deltas:
@@ -277,12 +248,148 @@ class Ledger:
             (start_s // BUCKET_SECONDS, -(-end_s // BUCKET_SECONDS)))
 
 
+class Update:
+    """One transaction that counts lines arriving in batches, in scan order.
+
+    Each batch is added to the responses at once. The responses it created are inserted, and
+    every response it changed is priced into the bucket sums then, so this work runs while the
+    rest of the scan is still being read (see `scanner.scan`). `finish` writes the rest and
+    commits. Adding all lines in one batch counts exactly as adding them in several: a response
+    that changes again in a later batch is rewritten at `finish`, and the bucket it was first
+    priced into is summed again from every changed response, as one batch would have done
+    (taking a price back out could leave extra trailing zeros on the Decimal sum).
+    """
+
+    def __init__(self, ledger: Ledger, prices: PriceTable) -> None:
+        self.ledger = ledger
+        self.prices = prices
+        self.book = ResponseBook()
+        self.changed: dict[int, Response] = {}
+        #: Per response (by id): the state it was priced in, and that price.
+        self.priced: dict[int, tuple[int, UsageLine, Decimal | None]] = {}
+        self.deltas: dict[tuple[int, str], list[Any]] = defaultdict(_zero_delta)
+        #: Buckets holding the price of a response that changed again afterwards.
+        self.stale: set[tuple[int, str]] = set()
+        self.rewrite: dict[int, Response] = {}
+        self.inserted: set[int] = set()
+        self.looked_up: set[str] = set()
+        self.stored = False
+        self.next_row = 1
+        self.started = False
+
+    def _begin(self) -> None:
+        if self.started:
+            return
+        db = self.ledger.db
+        self.ledger._memo.clear()
+        db.execute("BEGIN")
+        self.started = True
+        self.ledger._reprice_if_needed(self.prices)
+        self.stored = not self.ledger._empty("responses")
+        self.next_row = db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM responses").fetchone()[0]
+        if not self.stored:
+            # Into an empty table (a first scan), building the index once at the end is
+            # quicker than keeping it up to date row by row. Nothing reads it before then.
+            db.execute("DROP INDEX IF EXISTS responses_message")
+
+    def add(self, lines: Sequence[UsageLine]) -> None:
+        """Count one batch of new lines."""
+        if not lines:
+            return
+        self._begin()
+        if self.stored:
+            wanted = {line.message_id for line in lines if line.message_id is not None}
+            wanted -= self.looked_up
+            self.looked_up |= wanted
+            self.ledger._load_stored(self.book, sorted(wanted))
+        batch: dict[int, Response] = {}
+        add = self.book.add
+        for line in lines:
+            response = add(line)
+            if response is not None:
+                batch[id(response)] = response
+        fresh = []
+        for key, response in batch.items():
+            self._price(key, response)
+            if response.row_id is None:
+                response.row_id = self.next_row
+                self.next_row += 1
+                self.inserted.add(key)
+                fresh.append(response)
+            else:
+                self.rewrite[key] = response
+        # A response inserted by an earlier batch whose request id or sidechain mark changed
+        # since is written again, so its row ends as one batch would have written it.
+        for response in self.book.relabeled:
+            if id(response) in self.inserted and id(response) not in batch:
+                self.rewrite[id(response)] = response
+        self.book.relabeled.clear()
+        self.changed.update(batch)
+        self.ledger._insert_responses(fresh)
+
+    def _price(self, key: int, response: Response) -> None:
+        before = self.priced.get(key)
+        if before is not None:
+            self.stale.add(_bucket_key(before[0], before[1]))
+        elif response.saved is not None:
+            _add_delta(self.deltas, response.saved, self.prices, self.ledger.vendor, -1)
+        best = response.best
+        cost = self.prices.cost(self.ledger.vendor, best.model, response.first_ms,
+                                best.counts(), best.fast)
+        self.priced[key] = (response.first_ms, best, cost)
+        _add_delta(self.deltas, response.counted, self.prices, self.ledger.vendor, 1, (cost,))
+
+    def _sum_stale_again(self) -> None:
+        """Sum the stale buckets again from the final state of every changed response."""
+        for bucket in self.stale:
+            self.deltas[bucket] = _zero_delta()
+        vendor = self.ledger.vendor
+        for key, response in self.changed.items():
+            saved = response.saved
+            if saved is not None and _bucket_key(*saved) in self.stale:
+                _add_delta(self.deltas, saved, self.prices, vendor, -1)
+            first_ms, best, cost = self.priced[key]
+            if _bucket_key(first_ms, best) in self.stale:
+                _add_delta(self.deltas, (first_ms, best), self.prices, vendor, 1, (cost,))
+
+    def finish(self, states: Sequence[FileState], gone: Sequence[tuple[int, int]]) -> int:
+        """Write what is left (rewritten responses, buckets, file positions) and commit.
+
+        Returns how many responses changed. Nothing is written when nothing changed.
+        """
+        ledger = self.ledger
+        if not self.started:
+            if not states and not gone and ledger.meta("prices") == self.prices.fingerprint():
+                return 0
+            self._begin()
+        ledger._update_responses(list(self.rewrite.values()))
+        if self.stale:
+            self._sum_stale_again()
+        ledger._add_to_buckets(self.deltas)
+        ledger._save_files(states, gone)
+        ledger.db.execute("CREATE INDEX IF NOT EXISTS responses_message ON responses (message_id)")
+        ledger.db.execute("COMMIT")
+        self.started = False
+        return len(self.changed)
+
+    def abort(self) -> None:
+        """Undo everything written since the first batch (after an error)."""
+        if self.started:
+            self.ledger.db.execute("ROLLBACK")
+            self.started = False
+
+
 def _zero_delta() -> list[Any]:
     return [0] * _COUNTS + [Decimal(0)]
 
 
+def _bucket_key(first_ms: int, line: UsageLine) -> tuple[int, str]:
+    return (first_ms // _BUCKET_MS, line.model or "")
+
+
 def _add_delta(deltas: dict[tuple[int, str], list[Any]], counted: tuple[int, UsageLine],
-               prices: PriceTable, vendor: str, sign: int) -> None:
+               prices: PriceTable, vendor: str, sign: int,
+               priced: tuple[Decimal | None] | None = None) -> None:
     first_ms, line = counted
     delta = deltas[(first_ms // _BUCKET_MS, line.model or "")]
     counts = line.counts()
@@ -293,7 +400,8 @@ def _add_delta(deltas: dict[tuple[int, str], list[Any]], counted: tuple[int, Usa
     delta[3] += sign * write_1h
     delta[4] += sign * output
     delta[5] += sign
-    cost = prices.cost(vendor, line.model, first_ms, counts, line.fast)
+    cost = prices.cost(vendor, line.model, first_ms, counts, line.fast) if priced is None else (
+        priced[0])
     if cost is None:
         delta[6] += sign
     else:
