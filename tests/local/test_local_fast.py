@@ -457,3 +457,28 @@ def _copy_line(copy: tuple[Any, ...]) -> UsageLine:
         sidechain=side)).rstrip(b"\n"))
     assert line is not None
     return line
+
+
+def test_failed_count_stops_the_helper(tmp_path: Path, shared: threading.Event,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    generate(tmp_path / "tree", parse_size("1MB"), ("claude-code",), seed=6,
+             end=date(2026, 3, 31), days=30)
+    paths = scanner.find_files([tmp_path / "tree" / "claude" / "projects"], "claude-code")
+    started: list[subprocess.Popen[bytes]] = []
+    original = helper._start
+
+    def start() -> subprocess.Popen[bytes] | None:
+        process = original()
+        assert process is not None
+        started.append(process)
+        return process
+
+    def fail(lines: list[UsageLine]) -> None:
+        raise RuntimeError("counting failed")
+
+    monkeypatch.setattr(helper, "_start", start)
+    with pytest.raises(RuntimeError, match="counting failed"):
+        scanner.scan(paths, "claude-code", {}, fail)
+
+    assert len(started) == 1
+    assert started[0].returncode is not None

@@ -79,6 +79,11 @@ class _Claims:
             self._next += 1
             return self._next - 1
 
+    def stop(self) -> None:
+        """Hand out no more batches (the caller failed)."""
+        with self._lock:
+            self._next = self._count
+
 
 def read_shared(jobs: Sequence[Job], sizes: Sequence[int], read: Reader,
                 take: Callable[[list[FileScan | None]], None]) -> None:
@@ -97,10 +102,15 @@ def read_shared(jobs: Sequence[Job], sizes: Sequence[int], read: Reader,
         feeder = threading.Thread(target=_feed, args=(process, groups, claims, results),
                                   name="scan-helper-feeder", daemon=True)
         feeder.start()
-        while (index := claims.next()) is not None:
-            results[index] = [read(*job) for job in groups[index]]
-            given = _hand_over(results, given, take)
-        feeder.join()
+        try:
+            while (index := claims.next()) is not None:
+                results[index] = [read(*job) for job in groups[index]]
+                given = _hand_over(results, given, take)
+        except BaseException:
+            claims.stop()  # so the feeder stops the helper after its current batch
+            raise
+        finally:
+            feeder.join()
     for index in range(given, len(groups)):
         found = results[index]
         take(found if found is not None else [read(*job) for job in groups[index]])
