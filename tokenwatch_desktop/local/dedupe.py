@@ -88,8 +88,8 @@ class ResponseBook:
 
     def __init__(self) -> None:
         self.by_id: dict[str, list[Response]] = {}
-        #: Responses whose request id or sidechain mark changed while what they count did not
-        #: (`add` returned None for them); a caller writing rows early drains this list.
+        #: Responses whose request id or sidechain mark changed while what they count did not,
+        #: so `add` returned None for them. A caller that writes rows early drains this list.
         self.relabeled: list[Response] = []
 
     def known(self, message_id: str) -> bool:

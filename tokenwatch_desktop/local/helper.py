@@ -2,8 +2,8 @@
 
 The files to read are cut into batches of about `BATCH_BYTES`, in scan order. A feeder thread
 sends batches to the helper (`python -m tokenwatch_desktop.local.helper`) one at a time, and
-the calling thread reads batches itself; each takes the next batch nobody has claimed, so the
-helper's start-up time costs no more than the work it did not do. The helper returns, per file,
+the calling thread reads batches itself. Each takes the next unclaimed batch, so the helper's
+start-up time costs no more than the work it did not do. The helper returns, per file,
 the new file state and its lines as plain tuples, already folded (`scanner._Copies`), which are
 cheap to pickle. Between its own batches, the calling thread passes every finished batch on in
 scan order, so the lines can be counted while later ones are still being read, and counting
@@ -65,7 +65,7 @@ def batches(jobs: Sequence[Job], sizes: Sequence[int]) -> list[list[Job]]:
 
 
 class _Claims:
-    """Batch numbers handed out in order, each once, to whichever side asks first."""
+    """Batch numbers handed out in order, each once, to whichever reader claims one first."""
 
     def __init__(self, count: int) -> None:
         self._lock = threading.Lock()
@@ -90,8 +90,8 @@ def read_shared(jobs: Sequence[Job], sizes: Sequence[int], read: Reader,
     """Read every job, sharing the work with a helper process.
 
     `take` gets each batch's results on the calling thread, in job order, as soon as that batch
-    and all before it are read; between batches of its own, the calling thread hands over the
-    helper's finished ones.
+    and all before it are read. The calling thread passes the helper's finished batches on
+    between batches of its own.
     """
     groups = batches(jobs, sizes)
     results: list[list[FileScan | None] | None] = [None] * len(groups)

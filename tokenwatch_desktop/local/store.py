@@ -254,10 +254,10 @@ class Update:
     Each batch is added to the responses at once. The responses it created are inserted, and
     every response it changed is priced into the bucket sums then, so this work runs while the
     rest of the scan is still being read (see `scanner.scan`). `finish` writes the rest and
-    commits. Adding all lines in one batch counts exactly as adding them in several: a response
-    that changes again in a later batch is rewritten at `finish`, and the bucket it was first
-    priced into is summed again from every changed response, as one batch would have done
-    (taking a price back out could leave extra trailing zeros on the Decimal sum).
+    commits. Adding lines in several batches counts exactly as adding them in one. A response
+    that changes again in a later batch is rewritten at `finish`. The bucket it was first priced
+    into is then summed again from every changed response, because taking a price back out
+    could leave extra trailing zeros on the Decimal sum.
     """
 
     def __init__(self, ledger: Ledger, prices: PriceTable) -> None:
