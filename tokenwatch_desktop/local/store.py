@@ -333,11 +333,22 @@ class Update:
             self.stale.add(_bucket_key(before[0], before[1]))
         elif response.saved is not None:
             _add_delta(self.deltas, response.saved, self.prices, self.ledger.vendor, -1)
-        best = response.best
-        cost = self.prices.cost(self.ledger.vendor, best.model, response.first_ms,
-                                best.counts(), best.fast)
-        self.priced[key] = (response.first_ms, best, cost)
-        _add_delta(self.deltas, response.counted, self.prices, self.ledger.vendor, 1, (cost,))
+        best, first_ms = response.best, response.first_ms
+        counts = best.counts()
+        cost = self.prices.cost(self.ledger.vendor, best.model, first_ms, counts, best.fast)
+        self.priced[key] = (first_ms, best, cost)
+        # What `_add_delta(..., sign=1)` adds, written out because it runs once per response.
+        delta = self.deltas[(first_ms // _BUCKET_MS, best.model or "")]
+        delta[0] += counts[0]
+        delta[1] += counts[1]
+        delta[2] += counts[2]
+        delta[3] += counts[3]
+        delta[4] += counts[4]
+        delta[5] += 1
+        if cost is None:
+            delta[6] += 1
+        else:
+            delta[_COUNTS] += cost
 
     def _sum_stale_again(self) -> None:
         """Sum the stale buckets again from the final state of every changed response."""
