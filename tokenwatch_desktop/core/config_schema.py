@@ -315,6 +315,9 @@ def _provider_of(entry: dict[Any, Any]) -> str:
 
 def _id_of(entry: dict[Any, Any], provider: str, index: int, taken: set[str]) -> str:
     value = entry.get("id")
+    if isinstance(value, Decimal):
+        # Plain digits, so the id reads the same after the file is written back and read again.
+        return format(value.normalize(), "f")
     if value is not None:
         return str(value).strip() if not isinstance(value, str) else value.strip()
     base = provider if ACCOUNT_ID.match(provider) else f"account-{index + 1}"
