@@ -202,3 +202,33 @@ def test_scan_leaves_event_loop_free(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
     assert ticks >= 3
     assert requests(data) == 1
+
+
+def _indexes(ledger: Ledger) -> list[str]:
+    return [row[0] for row in ledger.db.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'responses' "
+        "AND sql IS NOT NULL")]
+
+
+def test_index_left_out_of_first_scan_is_built_by_the_next_that_reads_lines(
+        tmp_path: Path, run: Runner) -> None:
+    log = write(tmp_path / "logs" / "p" / "s.jsonl", [assistant("msg_A", "req_A", _at(0), 10),
+                                                      assistant("msg_B", "req_B", _at(1), 20)])
+    run("claude-code", tmp_path / "logs", MARCH)
+    ledger = account.LEDGERS.get(account.store_path(run.data_dir, "claude-code"), "anthropic")
+    after_first = _indexes(ledger)
+    run("claude-code", tmp_path / "logs", MARCH)  # nothing new: no lookup, no index needed
+    after_nothing_new = _indexes(ledger)
+
+    # A later copy of msg_A (found through the index) replaces the counted one.
+    write(log, [assistant("msg_A", "req_A", _at(2), 70)], mode="ab")
+    data = run("claude-code", tmp_path / "logs", MARCH)
+
+    assert after_first == []
+    assert after_nothing_new == []
+    assert _indexes(ledger) == ["responses_message"]
+    assert requests(data) == 2
+    assert total_tokens(data).output == 70 + 20
+    plan = " ".join(str(row) for row in ledger.db.execute(
+        "EXPLAIN QUERY PLAN SELECT id FROM responses WHERE message_id IN ('msg_A')"))
+    assert "responses_message" in plan

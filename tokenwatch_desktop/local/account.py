@@ -102,6 +102,9 @@ def _scan_and_build(ledger: Ledger, request: FetchRequest, agent: Agent,
         except BaseException:
             update.abort()
             raise
+        # Let the scan's objects go while the collector is still paused: freeing them lowers its
+        # allocation count again, so re-enabling it does not start a pass over all of them.
+        del update
     log.info("account %s: %d files, %d read (%d bytes), %d responses changed in %.0f ms",
              request.account.id, len(paths), result.files_read, result.bytes_read, changed,
              (time.perf_counter() - started) * 1000)

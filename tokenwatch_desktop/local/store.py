@@ -40,13 +40,15 @@ CREATE TABLE IF NOT EXISTS responses (
     model TEXT, input INTEGER NOT NULL, cache_read INTEGER NOT NULL,
     cache_write_5m INTEGER NOT NULL, cache_write_1h INTEGER NOT NULL, output INTEGER NOT NULL,
     sidechain INTEGER NOT NULL, fast INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS responses_message ON responses (message_id);
 CREATE TABLE IF NOT EXISTS buckets (
     bucket INTEGER NOT NULL, model TEXT NOT NULL, input INTEGER NOT NULL,
     cache_read INTEGER NOT NULL, cache_write_5m INTEGER NOT NULL,
     cache_write_1h INTEGER NOT NULL, output INTEGER NOT NULL, requests INTEGER NOT NULL,
     cost TEXT NOT NULL, unpriced INTEGER NOT NULL, PRIMARY KEY (bucket, model));
 """
+#: Responses are looked up by message id only when a later scan reads new lines, so the first
+#: scan of a store leaves this index out and the next scan that needs it builds it.
+_INDEX = "CREATE INDEX IF NOT EXISTS responses_message ON responses (message_id)"
 _RESPONSE_COLUMNS = (
     "message_id, request_id, any_sidechain, first_ms, at_ms, model, input, cache_read, "
     "cache_write_5m, cache_write_1h, output, sidechain, fast"
@@ -193,8 +195,13 @@ class Ledger:
     def _add_to_buckets(self, deltas: dict[tuple[int, str], list[Any]]) -> None:
         if not deltas:
             return
-        current = {} if self._empty("buckets") else self._load_buckets(deltas)
         rows, emptied = [], []
+        if self._empty("buckets"):  # a first scan: each sum is its delta added to zero
+            zero = Decimal(0)
+            rows = [(*key, *delta[:_COUNTS], format(zero + delta[_COUNTS], "f"))
+                    for key, delta in deltas.items() if delta[5] != 0]
+            deltas = {}
+        current = self._load_buckets(deltas)
         for key, delta in deltas.items():
             base = current.get(key, _zero_delta())
             merged = [a + b for a, b in zip(base, delta, strict=True)]
@@ -287,9 +294,11 @@ class Update:
         self.ledger._reprice_if_needed(self.prices)
         self.stored = not self.ledger._empty("responses")
         self.next_row = db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM responses").fetchone()[0]
-        if not self.stored:
-            # Into an empty table (a first scan), building the index once at the end is
-            # quicker than keeping it up to date row by row. Nothing reads it before then.
+        if self.stored:
+            db.execute(_INDEX)
+        else:
+            # Into an empty table (a first scan), building the index later in one go is quicker
+            # than keeping it up to date row by row, and nothing reads it before then.
             db.execute("DROP INDEX IF EXISTS responses_message")
 
     def add(self, lines: Sequence[UsageLine]) -> None:
@@ -355,12 +364,16 @@ class Update:
         for bucket in self.stale:
             self.deltas[bucket] = _zero_delta()
         vendor = self.ledger.vendor
-        for key, response in self.changed.items():
-            saved = response.saved
-            if saved is not None and _bucket_key(*saved) in self.stale:
-                _add_delta(self.deltas, saved, self.prices, vendor, -1)
-            first_ms, best, cost = self.priced[key]
-            if _bucket_key(first_ms, best) in self.stale:
+        # Only a few buckets are stale: compare the bucket number first, which is cheap.
+        slots = {slot for slot, _model in self.stale}
+        if self.stored:  # only responses read back from the store have a `saved` state
+            for response in self.changed.values():
+                saved = response.saved
+                if (saved is not None and saved[0] // _BUCKET_MS in slots
+                        and _bucket_key(*saved) in self.stale):
+                    _add_delta(self.deltas, saved, self.prices, vendor, -1)
+        for first_ms, best, cost in self.priced.values():
+            if first_ms // _BUCKET_MS in slots and _bucket_key(first_ms, best) in self.stale:
                 _add_delta(self.deltas, (first_ms, best), self.prices, vendor, 1, (cost,))
 
     def finish(self, states: Sequence[FileState], gone: Sequence[tuple[int, int]]) -> int:
@@ -378,7 +391,6 @@ class Update:
             self._sum_stale_again()
         ledger._add_to_buckets(self.deltas)
         ledger._save_files(states, gone)
-        ledger.db.execute("CREATE INDEX IF NOT EXISTS responses_message ON responses (message_id)")
         ledger.db.execute("COMMIT")
         self.started = False
         return len(self.changed)
