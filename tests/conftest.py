@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import hypothesis
 import keyring
 import keyring.backend
 import keyring.errors
@@ -17,6 +18,12 @@ import pytest
 
 from tokenwatch_desktop.providers.fake import FakeWorld
 from tokenwatch_desktop.providers.fake.server import LoopbackServer
+
+# No per-example deadline: the machines that run this suite are shared and their timing is noisy.
+# In CI the examples are derived from each test's name, so a run is repeatable.
+hypothesis.settings.register_profile("default-twm", deadline=None)
+hypothesis.settings.register_profile("ci-twm", deadline=None, derandomize=True)
+hypothesis.settings.load_profile("ci-twm" if os.environ.get("CI") else "default-twm")
 
 #: "Today" for tests that pin the clock: the fakes and the engine agree on it.
 TODAY = date(2026, 12, 4)

@@ -315,13 +315,22 @@ def _provider_of(entry: dict[Any, Any]) -> str:
 
 def _id_of(entry: dict[Any, Any], provider: str, index: int, taken: set[str]) -> str:
     value = entry.get("id")
-    if isinstance(value, Decimal):
-        # Plain digits, so the id reads the same after the file is written back and read again.
-        return format(value.normalize(), "f")
     if value is not None:
-        return str(value).strip() if not isinstance(value, str) else value.strip()
+        return _id_text(value).strip()
     base = provider if ACCOUNT_ID.match(provider) else f"account-{index + 1}"
     return free_id(base, taken)
+
+
+def _id_text(value: Any) -> str:
+    """Text of an id as typed; numbers as normalised plain digits, so that an invalid id reads
+    the same after the file is written back and read again."""
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
+    if isinstance(value, list):
+        return "[" + ", ".join(_id_text(item) for item in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_id_text(k)}: {_id_text(v)}" for k, v in value.items()) + "}"
+    return str(value)
 
 
 def free_id(base: str, taken: Iterable[str]) -> str:
