@@ -98,10 +98,6 @@ def start(qloop: qasync.QEventLoop, fake_world: FakeWorld, clock: ManualClock
     QApplication.processEvents()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a new key is no AccountConfig change: no refetch, floor blocks Refresh now",
-)
 def test_new_key_from_settings_is_fetched(start: Callable[..., Running], settings: Settings,
                                           fake_world: FakeWorld, clock: ManualClock,
                                           memory_keyring: MemoryKeyring) -> None:
@@ -128,16 +124,12 @@ def test_new_key_from_settings_is_fetched(start: Callable[..., Running], setting
     running.call(dialog.save_button.click)
     running.wait(lambda: dialog.result() == QDialog.DialogCode.Accepted and not dialog.busy)
     assert memory_keyring.get_password(SERVICE, "openai") == GOOD_KEY
-    running.app.refresh_now()
+    running.call(running.app.refresh_now)
     running.wait(lambda: not running.app.controller.refreshing)
 
     assert running.app.controller.reports["openai"].status is Status.OK, messages
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the running refresh marks the changed account fetched with old settings",
-)
 def test_settings_saved_mid_refresh_fetched(start: Callable[..., Running],
                                                    settings: Settings, fake_world: FakeWorld,
                                                    keys: MemoryKeyring) -> None:
@@ -156,7 +148,7 @@ def test_settings_saved_mid_refresh_fetched(start: Callable[..., Running],
     running.app.apply_settings(replace(settings, accounts=fake_accounts()))
     running.wait(lambda: running.app.controller.last_refresh is not None
                  and not running.app.controller.refreshing)
-    running.app.refresh_now()
+    running.call(running.app.refresh_now)
     running.wait(lambda: not running.app.controller.refreshing)
 
     report = running.app.controller.reports["openai"]
@@ -293,10 +285,6 @@ def test_zero_width_key_rejected_on_save(qloop: qasync.QEventLoop, qtbot: Any, h
     assert stored is None or stored.isascii(), repr(stored)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Cancel abandons Save after the keyring thread started deleting the key",
-)
 def test_cancel_during_save_orphans_account(
         qloop: qasync.QEventLoop, qtbot: Any, http: Http, isolated_home: Path) -> None:
     """Cancel while Save deletes a removed account's key: key gone, account still configured.

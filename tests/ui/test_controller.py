@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,8 +13,9 @@ import qasync
 
 from tests.ui.helpers import ManualClock, fake_accounts, run_until
 from tokenwatch_desktop.core import secrets
+from tokenwatch_desktop.core.periods import DayBoundary
 from tokenwatch_desktop.core.records import Status
-from tokenwatch_desktop.core.settings import Settings
+from tokenwatch_desktop.core.settings import AccountConfig, Settings
 from tokenwatch_desktop.engine import Engine
 from tokenwatch_desktop.providers.fake import FakeWorld
 from tokenwatch_desktop.providers.fake.transport import fake_transport
@@ -233,6 +235,81 @@ def test_period_change_refetches(harness: Harness, fake_world: FakeWorld) -> Non
     assert harness.controller.report is not None
     assert harness.controller.report.period.label == "7d"
     assert len(harness.controller.report.accounts[0].days) == 7
+
+
+def test_period_switch_back_within_floor_sends_nothing(
+        harness: Harness, fake_world: FakeWorld, clock: ManualClock) -> None:
+    """The floors hold per period: switching back shows the figures already fetched."""
+    harness.start()
+    harness.controller.set_period("7d")
+    harness.wait_refreshes(2)
+    calls = len(fake_world.calls)
+    for label in ("30d", "7d", "30d", "7d", "30d"):
+        harness.controller.set_period(label)
+        assert not harness.controller.refreshing
+        report = harness.controller.report
+        assert report is not None and report.period.label == label
+        assert [a.status for a in report.accounts] == [Status.OK, Status.OK]
+    assert len(fake_world.calls) == calls
+    assert harness.finished == 2
+    clock.advance(6 * MINUTE)  # past Anthropic's 5 min floor, within OpenAI's 15 min
+    openai, anthropic = requests_to(fake_world, "openai"), requests_to(fake_world, "anthropic")
+    harness.controller.set_period("7d")
+    harness.wait_refreshes(3)
+    assert requests_to(fake_world, "openai") == openai
+    assert requests_to(fake_world, "anthropic") > anthropic
+
+
+def test_period_switch_keeps_running_refresh(harness: Harness, fake_world: FakeWorld) -> None:
+    """A refresh running at a switch finishes and its figures serve a switch back."""
+    fake_world.latency = 0.2
+    harness.controller.start()
+    run_until(harness.loop, lambda: harness.controller.refreshing)
+    harness.controller.set_period("7d")
+    harness.controller.set_period("30d")
+    harness.wait_refreshes(1)
+    calls = len(fake_world.calls)
+    assert not harness.controller.refreshing
+    report = harness.controller.report
+    assert report is not None and report.period.label == "30d"
+    harness.controller.set_period("7d")
+    harness.wait_refreshes(2)
+    harness.controller.set_period("30d")
+    assert not harness.controller.refreshing
+    assert len(fake_world.calls) > calls
+    assert harness.finished == 2
+
+
+def test_new_key_fetches_within_floor(harness: Harness, fake_world: FakeWorld,
+                                      clock: ManualClock) -> None:
+    fake_world.set_scenario("openai", "auth")
+    harness.start()
+    assert harness.controller.reports["openai"].status is Status.ERROR
+    fake_world.set_scenario("openai", "ok")
+    clock.advance(MINUTE)
+    anthropic = requests_to(fake_world, "anthropic")
+    harness.controller.keys_changed(["openai", "not-an-account"])
+    assert "openai" not in harness.controller.reports
+    harness.wait_refreshes(2)
+    assert harness.controller.reports["openai"].status is Status.OK
+    assert requests_to(fake_world, "anthropic") == anthropic
+
+
+def test_day_boundary_change_refetches_local_logs(
+        harness: Harness, settings: Settings, tmp_path: Path, fake_world: FakeWorld) -> None:
+    logs = tmp_path / "claude-logs"
+    logs.mkdir()
+    local = AccountConfig("claude-code", "claude-code", options={"paths": [str(logs)]})
+    with_local = replace(settings, accounts=[*settings.accounts, local])
+    harness.controller.apply_settings(with_local)
+    harness.wait_refreshes(1)
+    assert set(harness.controller.schedule.fetched) == {"openai", "anthropic", "claude-code"}
+    calls = len(fake_world.calls)
+    harness.controller.apply_settings(replace(with_local, day_boundary=DayBoundary.LOCAL))
+    assert set(harness.controller.schedule.fetched) == {"openai", "anthropic"}
+    harness.wait_refreshes(2)
+    assert "claude-code" in harness.controller.schedule.fetched
+    assert len(fake_world.calls) == calls
 
 
 def test_period_change_during_refresh(harness: Harness, fake_world: FakeWorld) -> None:

@@ -12,16 +12,16 @@ import contextlib
 import enum
 import logging
 import os
-from collections.abc import Callable, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from tokenwatch_desktop.core.errors import ErrorKind
 from tokenwatch_desktop.core.periods import PERIODS, DayBoundary, PeriodSpec, resolve
-from tokenwatch_desktop.core.records import AccountReport, Status
+from tokenwatch_desktop.core.records import AccountKind, AccountReport, Status
 from tokenwatch_desktop.core.report import Report
 from tokenwatch_desktop.core.settings import AccountConfig, Settings
-from tokenwatch_desktop.engine import Engine, RefreshOptions, effective_accounts
+from tokenwatch_desktop.engine import Engine, RefreshOptions, effective_accounts, identity
 from tokenwatch_desktop.providers.http import Http
 from tokenwatch_desktop.ui.qt import QObject, QTimer, Signal
 from tokenwatch_desktop.ui.schedule import Clock, Schedule, SystemClock, floor_override
@@ -47,6 +47,25 @@ class RefreshState(enum.StrEnum):
 
 
 EngineFactory = Callable[[Settings, bool], Engine]
+
+
+@dataclass
+class PeriodFigures:
+    """What the controller knows for one period that is not shown now.
+
+    `fetched` holds monotonic times of the last refresh of each account for that period and
+    `unsent` the attempts that sent no request, as `Schedule` keeps them for the shown period.
+    """
+
+    reports: dict[str, AccountReport] = field(default_factory=dict)
+    fetched: dict[str, float] = field(default_factory=dict)
+    unsent: set[str] = field(default_factory=set)
+
+    def forget(self, keep: set[str]) -> None:
+        """Drop every account not in `keep` (removed or changed since these were fetched)."""
+        self.reports = {k: v for k, v in self.reports.items() if k in keep}
+        self.fetched = {k: v for k, v in self.fetched.items() if k in keep}
+        self.unsent &= keep
 
 
 class Controller(QObject):
@@ -86,6 +105,11 @@ class Controller(QObject):
         self.state = RefreshState.FRESH
         self.last_refresh: datetime | None = None
         self._auth_failures: dict[str, int] = {}
+        #: Figures of the periods not shown now, so switching back within a floor sends nothing.
+        self._other_periods: dict[str, PeriodFigures] = {}
+        #: Bumped when an account's settings or key change: a refresh started before that
+        #: neither shows its result nor counts as this account's refresh.
+        self._generation: dict[str, int] = {}
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self.schedule = Schedule(self.clock, settings.refresh_minutes)
@@ -101,27 +125,54 @@ class Controller(QObject):
 
     def apply_settings(self, settings: Settings, demo: bool | None = None) -> None:
         """Adopt new settings: tabs follow the accounts, new or changed accounts refresh now."""
+        demo_changed = demo is not None and demo != self.demo
         if demo is not None:
             self.demo = demo
         if self.demo:
             from tokenwatch_desktop.providers.fake.demo import demo_settings
 
             settings = demo_settings(settings)
-        old = {a.id: a for a in self.accounts}
+        old = {} if demo_changed else {a.id: a for a in self.accounts}
+        boundary_changed = settings.day_boundary != self.settings.day_boundary
         self.settings = settings
         self.accounts = [a for a in self._effective(settings)]
         self._engine = self._engine_factory(settings, self.demo)
         self.schedule.refresh_minutes = settings.refresh_minutes
         self.schedule.set_accounts(self.accounts)
         self.schedule.override = floor_override(self.accounts, self.demo)
-        unchanged = {a.id for a in self.accounts if old.get(a.id) == a}
-        for account_id in list(self.schedule.fetched):
-            if account_id not in unchanged:
-                del self.schedule.fetched[account_id]
-        self.reports = {k: v for k, v in self.reports.items() if k in unchanged}
+        unchanged = {a.id for a in self.accounts if old.get(a.id) == a
+                     and not (boundary_changed and identity(a).kind is AccountKind.LOCAL)}
+        self._invalidate({a.id for a in self.accounts} - unchanged, keep=unchanged)
         self.accounts_changed.emit(list(self.accounts))
         self._publish()
         self._reschedule(soon=True)
+
+    def keys_changed(self, account_ids: Iterable[str]) -> None:
+        """New keys were stored for these accounts: fetch them now, floors notwithstanding.
+
+        The key is not part of `AccountConfig`, so `apply_settings` cannot see this change.
+        A rejected key's request counted against the floor; a new key starts afresh.
+        """
+        changed = {i for i in account_ids if i in self.schedule.floors}
+        if not changed:
+            return
+        log.info("new keys for %s; fetching them now", ", ".join(sorted(changed)))
+        self._invalidate(changed, keep={a.id for a in self.accounts} - changed)
+        self._publish()
+        self._reschedule(soon=True)
+
+    def _invalidate(self, changed: set[str], keep: set[str]) -> None:
+        """Forget the figures and refresh times of `changed`; only `keep` survive."""
+        for account_id in changed:
+            self._generation[account_id] = self._generation.get(account_id, 0) + 1
+            self._auth_failures.pop(account_id, None)
+        for account_id in list(self.schedule.fetched):
+            if account_id not in keep:
+                del self.schedule.fetched[account_id]
+        self.schedule.unsent &= keep
+        self.reports = {k: v for k, v in self.reports.items() if k in keep}
+        for figures in self._other_periods.values():
+            figures.forget(keep)
 
     def _effective(self, settings: Settings) -> list[AccountConfig]:
         if self.demo:
@@ -137,15 +188,23 @@ class Controller(QObject):
         self._reschedule(soon=True)
 
     def set_period(self, label: str) -> None:
-        """Show another period: every account is fetched again for it."""
+        """Show another period: figures fetched for it within the floor are shown again.
+
+        A period not seen yet, or seen longer ago than an account's floor, is fetched. A
+        running refresh is not cancelled: its figures are kept for the period it fetched.
+        """
         if label not in PERIODS or label == self.period:
             return
         log.info("period changed to %s", label)
+        self._other_periods[self.period] = PeriodFigures(
+            self.reports, self.schedule.fetched, self.schedule.unsent)
+        figures = self._other_periods.pop(label, None) or PeriodFigures()
+        now = self.clock.monotonic()
         self.period = label
-        self.reports.clear()
-        self.report = None
-        self._cancel_running()
-        self.schedule.fetched.clear()
+        self.reports = figures.reports
+        self.schedule.fetched = {i: at for i, at in figures.fetched.items()
+                                 if now - at < self.schedule.floor(i)}
+        self.schedule.unsent = figures.unsent & set(self.schedule.fetched)
         self._publish()
         self._reschedule(soon=True)
 
@@ -191,6 +250,7 @@ class Controller(QObject):
     async def _refresh(self, account_ids: list[str]) -> None:
         accounts = [a for a in self.accounts if a.id in set(account_ids)]
         period = self.period
+        started = {i: self._generation.get(i, 0) for i in account_ids}
         self._set_state(RefreshState.REFRESHING)
         try:
             assert self._engine is not None
@@ -204,21 +264,34 @@ class Controller(QObject):
             log.exception("refresh of %s failed", ", ".join(account_ids))
             self._fail(exc)
         else:
-            if period == self.period:
-                self._merge(fresh)
+            self._merge(fresh, period, started)
         finally:
             if self._task is not None:
-                self.schedule.mark_fetched(account_ids)
-                self.schedule.mark_unsent(self._unsent(account_ids))
+                self._mark_fetched(period, [i for i in account_ids
+                                            if self._generation.get(i, 0) == started[i]])
             self._task = None
             if not self._closing:
                 self._publish()
                 self._reschedule()
                 self.refresh_finished.emit()
 
-    def _unsent(self, account_ids: Sequence[str]) -> list[str]:
-        return [i for i in account_ids if (report := self.reports.get(i)) is not None
-                and report.error is not None and report.error.kind in UNSENT_KINDS]
+    def _figures(self, period: str) -> tuple[dict[str, AccountReport], dict[str, float], set[str]]:
+        """Reports, refresh times and unsent attempts of a period, shown now or not."""
+        if period == self.period:
+            return self.reports, self.schedule.fetched, self.schedule.unsent
+        figures = self._other_periods.setdefault(period, PeriodFigures())
+        return figures.reports, figures.fetched, figures.unsent
+
+    def _mark_fetched(self, period: str, account_ids: Sequence[str]) -> None:
+        reports, fetched, unsent = self._figures(period)
+        now = self.clock.monotonic()
+        for account_id in account_ids:
+            fetched[account_id] = now
+            unsent.discard(account_id)
+            report = reports.get(account_id)
+            if report is not None and report.error is not None \
+                    and report.error.kind in UNSENT_KINDS:
+                unsent.add(account_id)
 
     def _fail(self, exc: Exception) -> None:
         self.failure = tr(
@@ -228,22 +301,22 @@ class Controller(QObject):
         ).format(error=type(exc).__name__)
         self.failure_changed.emit(self.failure)
 
-    def _merge(self, fresh: Report) -> None:
-        """Take the new account reports, keeping the last good figures of accounts that failed."""
+    def _merge(self, fresh: Report, period: str, started: dict[str, int]) -> None:
+        """Take the new account reports, keeping the last good figures of accounts that failed.
+
+        Accounts whose settings or key changed since the refresh started are left out: their
+        figures came from the old settings.
+        """
+        reports = self._figures(period)[0]
         for account in fresh.accounts:
-            self.reports[account.id] = self._keep_last_good(account)
+            if self._generation.get(account.id, 0) != started.get(account.id, 0):
+                continue
+            reports[account.id] = _keep_last_good(reports.get(account.id), account)
             self._track_auth(account)
         if self.failure:
             self.failure = ""
             self.failure_changed.emit("")
         self.last_refresh = self.clock.now()
-
-    def _keep_last_good(self, new: AccountReport) -> AccountReport:
-        old = self.reports.get(new.id)
-        if new.status is not Status.ERROR or new.stale or old is None or old.as_of is None:
-            return new
-        return replace(old, status=Status.ERROR, error=new.error, stale=True,
-                       elapsed_ms=new.elapsed_ms)
 
     def _track_auth(self, account: AccountReport) -> None:
         """Notify once when a key fails with `auth` on two refreshes in a row."""
@@ -312,10 +385,6 @@ class Controller(QObject):
     def refreshing(self) -> bool:
         return self._task is not None and not self._task.done()
 
-    def _cancel_running(self) -> None:
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
-
     async def shutdown(self, grace: float = SHUTDOWN_GRACE) -> None:
         """Stop the timer, cancel the running refresh and wait for it briefly."""
         self._closing = True
@@ -328,6 +397,13 @@ class Controller(QObject):
             await asyncio.wait_for(asyncio.shield(task), grace)
         if not task.done():
             log.warning("a refresh did not stop within %.1f s of Quit", grace)
+
+
+def _keep_last_good(old: AccountReport | None, new: AccountReport) -> AccountReport:
+    if new.status is not Status.ERROR or new.stale or old is None or old.as_of is None:
+        return new
+    return replace(old, status=Status.ERROR, error=new.error, stale=True,
+                   elapsed_ms=new.elapsed_ms)
 
 
 def engine_factory(http: Callable[[bool], Http], history: Callable[[], object | None],

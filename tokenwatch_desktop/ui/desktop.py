@@ -352,6 +352,7 @@ class DesktopApp(QObject):
         settings = self._user_settings()
         dialog = SettingsDialog(settings, self.config_path, self.clients.http(False), parent)
         dialog.settings_changed.connect(self.apply_settings)
+        dialog.keys_stored.connect(self.keys_stored)
         self.settings_dialog = dialog
         dialog.open()
 
@@ -383,6 +384,11 @@ class DesktopApp(QObject):
             if self._window is not None:
                 self._window.set_demo(False)
         self.controller.apply_settings(settings, demo=demo)
+
+    def keys_stored(self, account_ids: Any) -> None:
+        """New keys were saved in the dialog: those accounts are fetched at once."""
+        if isinstance(account_ids, list):
+            self.controller.keys_changed(str(i) for i in account_ids)
 
     # -- views follow the controller ----------------------------------------------------
 

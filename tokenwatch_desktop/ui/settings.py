@@ -3,8 +3,8 @@
 Every keyring call runs through `secrets.call_async` (a daemon thread resolving a future on the
 qasync loop), so a keyring that hangs or waits on an unlock prompt never blocks the window.
 Create and use the dialog while a qasync event loop runs. Nothing is written until Save: then
-keys of removed accounts are deleted, entered keys are stored, and the config file is rewritten
-(it never contains a key).
+entered keys are stored, the config file is rewritten (it never contains a key), and the keys
+of removed accounts are deleted.
 """
 
 from __future__ import annotations
@@ -66,10 +66,12 @@ def _probe_key(account_id: str) -> KeyringState:
 class SettingsDialog(QDialog):
     """Edit the settings and the accounts' keys.
 
-    Signals: `settings_changed(Settings)` after the config file was written.
+    Signals: `settings_changed(Settings)` after the config file was written;
+    `keys_stored(list)` with the ids of accounts whose new keys were stored by that save.
     """
 
     settings_changed = Signal(object)
+    keys_stored = Signal(object)
 
     def __init__(
         self,
@@ -339,17 +341,25 @@ class SettingsDialog(QDialog):
         return settings
 
     async def _save(self, edited: Settings, keys: dict[str, str]) -> None:
-        kept, failures = await self._delete_removed_keys()
-        failures += await self._store_keys(keys)
-        edited = replace(edited, accounts=[*edited.accounts, *kept])
-        try:
-            path = config.save(edited, self._config_path)  # a small local file: no thread needed
-        except config.ConfigError as exc:
-            self._show_status(str(exc), error=True)
-            self.save_button.setEnabled(True)
+        """Store keys, write the config, then delete removed accounts' keys.
+
+        The config is written before any key is deleted: Cancel or Quit in between may leave a
+        removed account's key in the keyring (harmless), never an account without its key.
+        """
+        stored, failures = await self._store_keys(keys)
+        path = self._write(edited)
+        if path is None:
             return
-        self._settings = replace(edited, path=path)
         self.settings_changed.emit(self._settings)
+        if stored:
+            self.keys_stored.emit(stored)
+        kept, not_deleted = await self._delete_removed_keys()
+        failures += not_deleted
+        if kept:
+            path = self._write(replace(edited, accounts=[*edited.accounts, *kept]))
+            if path is None:
+                return
+            self.settings_changed.emit(self._settings)
         self.save_button.setEnabled(True)
         if failures:
             self._show_status(_tr("Settings saved, but: {failures}").format(
@@ -358,10 +368,22 @@ class SettingsDialog(QDialog):
         self._show_status(_tr("Settings saved to {path}.").format(path=path), error=False)
         self.accept()
 
+    def _write(self, edited: Settings) -> Path | None:
+        """Write the config file (small and local: no thread); None, with the reason shown."""
+        try:
+            path = config.save(edited, self._config_path)
+        except config.ConfigError as exc:
+            self._show_status(str(exc), error=True)
+            self.save_button.setEnabled(True)
+            return None
+        self._settings = replace(edited, path=path)
+        return path
+
     async def _delete_removed_keys(self) -> tuple[list[AccountConfig], list[str]]:
         """Delete removed accounts' keys. Return the accounts kept because that failed, and why.
 
-        A kept account gets its row back, so that no key is left in the keyring without one.
+        A kept account gets its row back and is written to the config again, so that no key
+        is left in the keyring without one when the keyring merely was locked.
         """
         kept: list[AccountConfig] = []
         failures: list[str] = []
@@ -382,8 +404,10 @@ class SettingsDialog(QDialog):
             del self._removed[account_id]
         return kept, failures
 
-    async def _store_keys(self, keys: dict[str, str]) -> list[str]:
-        failures = []
+    async def _store_keys(self, keys: dict[str, str]) -> tuple[list[str], list[str]]:
+        """Store the entered keys; return the account ids stored and the failures."""
+        stored: list[str] = []
+        failures: list[str] = []
         for account_id, key in keys.items():
             row = self._rows[account_id]
             try:
@@ -398,7 +422,8 @@ class SettingsDialog(QDialog):
                     id=account_id))
                 continue
             row.key_stored(masked)
-        return failures
+            stored.append(account_id)
+        return stored, failures
 
     def _show_status(self, text: str, error: bool) -> None:
         self.status_label.setText(text)
