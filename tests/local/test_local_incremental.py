@@ -232,3 +232,49 @@ def test_index_left_out_of_first_scan_is_built_by_the_next_that_reads_lines(
     plan = " ".join(str(row) for row in ledger.db.execute(
         "EXPLAIN QUERY PLAN SELECT id FROM responses WHERE message_id IN ('msg_A')"))
     assert "responses_message" in plan
+
+
+def test_first_scan_log_reaches_the_database_file(tmp_path: Path, run: Runner) -> None:
+    write(tmp_path / "logs" / "p" / "s.jsonl",
+          [assistant(f"msg_{n}", f"req_{n}", _at(n % 60), 10 + n) for n in range(300)])
+    data = run("claude-code", tmp_path / "logs", MARCH)
+    ledger = account.LEDGERS.get(account.store_path(run.data_dir, "claude-code"), "anthropic")
+    checkpointer = ledger.checkpointer
+    assert checkpointer is not None
+    checkpointer.join()
+    # The database file alone, without its write-ahead log, holds the first scan.
+    alone = tmp_path / "alone.sqlite3"
+    alone.write_bytes(account.store_path(run.data_dir, "claude-code").read_bytes())
+    copy = Ledger(alone, "anthropic")
+    try:
+        stored = copy.db.execute("SELECT COUNT(*), SUM(output) FROM responses").fetchone()
+        autocheckpoint = ledger.db.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
+    finally:
+        copy.close()
+    assert requests(data) == 300
+    assert stored == (300, sum(10 + n for n in range(300)))
+    assert autocheckpoint == 1000
+
+
+def test_failed_first_scan_leaves_an_empty_store(tmp_path: Path, run: Runner,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    write(tmp_path / "logs" / "p" / "s.jsonl",
+          [assistant(f"msg_{n}", f"req_{n}", _at(n % 60), 10 + n) for n in range(50)])
+
+    def fail(*_args: Any) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(Ledger, "_save_files", fail)
+    with pytest.raises(OSError):
+        run("claude-code", tmp_path / "logs", MARCH)
+    monkeypatch.undo()
+    ledger = account.LEDGERS.get(account.store_path(run.data_dir, "claude-code"), "anthropic")
+    left = ledger.db.execute("SELECT (SELECT COUNT(*) FROM responses), "
+                             "(SELECT COUNT(*) FROM buckets)").fetchone()
+    autocheckpoint = ledger.db.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
+    data = run("claude-code", tmp_path / "logs", MARCH)
+
+    assert left == (0, 0)
+    assert autocheckpoint == 1000
+    assert ledger.checkpointer is not None  # the scan after it did succeed
+    assert requests(data) == 50

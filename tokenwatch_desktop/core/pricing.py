@@ -66,13 +66,25 @@ class Sheet:
         reads = read if self.cache_read is not None else 0
         # The same sum, term by term in the same order, as
         # sum(_at(price, all_input) * count for price, count in leaves if count), unrolled
-        # because it runs once per response.
+        # because it runs once per response. A price that is not a Decimal has tiers.
         total = _ZERO
-        for price, amount in ((self.input, all_input - reads - writes - hour),
-                              (self.cache_read, reads), (self.cache_write, writes),
-                              (self.cache_write_1h, hour), (self.output, output)):
-            if amount:
-                total += (price if type(price) is Decimal else _at(price, all_input)) * amount
+        price: Price | None
+        amount = all_input - reads - writes - hour
+        if amount:
+            price = self.input
+            total += (price if type(price) is Decimal else _at(price, all_input)) * amount
+        if reads:
+            price = self.cache_read
+            total += (price if type(price) is Decimal else _at(price, all_input)) * reads
+        if writes:
+            price = self.cache_write
+            total += (price if type(price) is Decimal else _at(price, all_input)) * writes
+        if hour:
+            price = self.cache_write_1h
+            total += (price if type(price) is Decimal else _at(price, all_input)) * hour
+        if output:
+            price = self.output
+            total += (price if type(price) is Decimal else _at(price, all_input)) * output
         total /= MILLION
         if self.requests is not None:
             total += self.requests / THOUSAND

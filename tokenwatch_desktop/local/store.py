@@ -56,6 +56,8 @@ _RESPONSE_COLUMNS = (
 #: Counts per bucket row: input, cache_read, cache_write_5m, cache_write_1h, output, requests,
 #: unpriced requests; plus the cost of the priced requests.
 _COUNTS = 7
+#: SQLite's default: a commit that leaves at least this many pages in the log copies them.
+_AUTOCHECKPOINT_PAGES = 1000
 _BUCKET_MS = BUCKET_SECONDS * 1000
 
 
@@ -83,6 +85,8 @@ class Ledger:
         self.lock = threading.Lock()
         self._memo: dict[Any, Any] = {}
         self._memo_version: int | None = None
+        #: Copies a first scan's write-ahead log into the database file (see `_checkpoint_later`).
+        self.checkpointer: threading.Thread | None = None
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(":memory:" if path is None else str(path),
@@ -93,7 +97,25 @@ class Ledger:
         self._check_version()
 
     def close(self) -> None:
+        if self.checkpointer is not None:
+            self.checkpointer.join()
         self.db.close()
+
+    def _checkpoint_later(self) -> None:
+        """Copy the write-ahead log into the database file on a thread of its own.
+
+        After a first scan the log holds every page written, and copying it (with a sync)
+        at the commit would keep the caller waiting. SQLite does the copy without holding the
+        GIL, so the caller goes on building its figures meanwhile. Until the copy is done,
+        readers find the pages in the log, as after any commit in WAL mode.
+        """
+        if self.path is None:
+            return
+        if self.checkpointer is not None:
+            self.checkpointer.join()
+        self.checkpointer = threading.Thread(target=_checkpoint, args=(self.path,),
+                                             name="local-log-checkpoint")
+        self.checkpointer.start()
 
     def _check_version(self) -> None:
         found = self.meta("schema")
@@ -391,8 +413,19 @@ class Update:
             self._sum_stale_again()
         ledger._add_to_buckets(self.deltas)
         ledger._save_files(states, gone)
-        ledger.db.execute("COMMIT")
+        # A first scan writes many pages: copy them from the write-ahead log to the database
+        # file on another thread instead of at the commit.
+        later = not self.stored and ledger.path is not None
+        if later:
+            ledger.db.execute("PRAGMA wal_autocheckpoint=0")
+        try:
+            ledger.db.execute("COMMIT")
+        finally:
+            if later:
+                ledger.db.execute(f"PRAGMA wal_autocheckpoint={_AUTOCHECKPOINT_PAGES}")
         self.started = False
+        if later:
+            ledger._checkpoint_later()
         return len(self.changed)
 
     def abort(self) -> None:
@@ -400,6 +433,18 @@ class Update:
         if self.started:
             self.ledger.db.execute("ROLLBACK")
             self.started = False
+
+
+def _checkpoint(path: Path) -> None:
+    try:
+        # mode=rw: a store moved aside meanwhile is not created again, empty.
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=rw", uri=True)
+        try:
+            db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            db.close()
+    except sqlite3.Error as exc:  # the next commit or close copies the log instead
+        log.debug("could not copy the write-ahead log of %s: %s", path, exc)
 
 
 def _zero_delta() -> list[Any]:
