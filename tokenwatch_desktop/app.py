@@ -13,7 +13,6 @@ import argparse
 import asyncio
 import importlib.util
 import logging
-import logging.handlers
 import os
 import signal
 import socket
@@ -50,28 +49,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def setup_logging(debug: bool) -> None:
-    """A rotating log file in the platform log directory; with --debug, stderr at DEBUG too."""
-    from tokenwatch_desktop.core import paths
+    """The shared logging setup: a private (0600) rotating file whose handlers mask keys.
 
-    root = logging.getLogger()
-    root.setLevel(logging.DEBUG if debug else logging.INFO)
-    formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        folder = paths.log_dir()
-        folder.mkdir(parents=True, exist_ok=True)
-        handler: logging.Handler = logging.handlers.RotatingFileHandler(
-            folder / "desktop.log", maxBytes=1_000_000, backupCount=3, encoding="utf-8")
-        handler.setFormatter(formatter)
-        root.addHandler(handler)
-    except OSError as exc:
-        print(f"tokenwatch-desktop: cannot write the log file ({exc}); logging to stderr",
-              file=sys.stderr)
-        debug = True
-    if debug or os.environ.get("TOKENWATCH_DEBUG") == "1":
-        stream = logging.StreamHandler()
-        stream.setFormatter(formatter)
-        root.addHandler(stream)
-    for noisy in ("httpx", "httpcore", "qasync", "asyncio"):
+    The file is `tokenwatch-desktop.log` in the platform log directory; with --debug (or
+    TOKENWATCH_DEBUG) standard error gets DEBUG output too.
+    """
+    from tokenwatch_desktop.core import logs
+
+    logs.setup(debug, to_stderr=True, log_file=True, name="tokenwatch-desktop")
+    for noisy in ("qasync", "asyncio"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

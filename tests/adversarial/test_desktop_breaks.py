@@ -183,10 +183,6 @@ def test_malformed_config_warning_shown(start: Callable[..., Running],
     assert any(backups[0].name in text for text in shown), shown
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="desktop log handler has no SecretFilter and no mode 0600",
-)
 def test_desktop_log_masks_keys(isolated_home: Path) -> None:
     """The desktop log file has neither the secret filter nor mode 0600 of `core.logs`.
 
@@ -203,7 +199,7 @@ def test_desktop_log_masks_keys(isolated_home: Path) -> None:
         logging.getLogger("tokenwatch_desktop.test").warning("provider said: bad key %s", key)
         for handler in root.handlers:
             handler.flush()
-        log_file = next((isolated_home / ".local" / "state").rglob("desktop.log"))
+        log_file = next((isolated_home / ".local" / "state").rglob("tokenwatch-desktop.log"))
         text = log_file.read_text()
         mode = stat.S_IMODE(log_file.stat().st_mode)
     finally:
@@ -254,10 +250,6 @@ def http(qloop: qasync.QEventLoop) -> Iterator[Http]:
     qloop.run_until_complete(client.aclose())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="clean_key accepts U+200B, which httpx then refuses to send",
-)
 def test_zero_width_key_rejected_on_save(qloop: qasync.QEventLoop, qtbot: Any, http: Http,
                                          isolated_home: Path,
                                          memory_keyring: MemoryKeyring) -> None:
