@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+import threading
 from typing import Any
 
 import keyring
@@ -129,6 +130,31 @@ def test_inner_whitespace_rejected(memory_keyring: Any, bad: str) -> None:
     assert KEY[:10] not in str(info.value)
     assert KEY[-6:] not in str(info.value)
     assert memory_keyring.secrets == {}
+
+
+@pytest.mark.parametrize("bad", [
+    *(f"{KEY[:10]}{c}{KEY[10:]}" for c in "\u200b\ufeff\u00a0\u2028\u00e9\u0430"),
+    *(KEY + c for c in "\u200b\ufeff\u2060\u00e9"),  # Unicode whitespace at the ends is stripped
+])
+def test_invisible_or_non_ascii_rejected(memory_keyring: Any, bad: str) -> None:
+    """A zero-width space from a web page, a BOM, a look-alike letter: never sendable."""
+    char = next(c for c in bad if not c.isascii())
+    with pytest.raises(secrets.InvalidKey) as info:
+        secrets.store_key("openai", bad)
+
+    text = str(info.value)
+    assert KEY[:10] not in text and KEY[-6:] not in text
+    assert f"U+{ord(char):04X}" in text or "space" in text
+    assert memory_keyring.secrets == {}
+
+
+def test_zero_width_env_key_is_config_problem() -> None:
+    found = lookup("openai", {"TOKENWATCH_KEY_OPENAI": KEY + "\u200b"})
+
+    assert found.key is None
+    assert found.problem is not None and found.problem.kind == "config"
+    assert "U+200B" in found.problem.message
+    assert KEY[-6:] not in found.problem.message
 
 
 def test_empty_key_rejected() -> None:
@@ -318,6 +344,55 @@ def test_hanging_keyring_times_out_and_exits() -> None:
     assert "did not answer within 0.2 s" in lines[0]
     assert lines[1] == "unavailable"
     assert lines[2] == "store unavailable True"
+
+
+class GatedKeyring(keyring.backend.KeyringBackend):
+    """A keyring whose reads wait for `release`: a Secret Service stuck on a prompt."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+        self.reads = 0
+
+    def get_password(self, service: str, username: str) -> str | None:
+        self.reads += 1
+        self.release.wait(30)
+        return KEY if username == "openai" else None
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        raise NotImplementedError
+
+    def delete_password(self, service: str, username: str) -> None:
+        raise NotImplementedError
+
+
+def test_hung_keyring_reuses_pending_lookup() -> None:
+    """Refreshing every few minutes against a hung keyring must not add a thread each time."""
+    backend = GatedKeyring()
+    keyring.set_keyring(backend)
+
+    async def main() -> list[secrets.KeyLookup]:
+        found = [await secrets.lookup_key("openai", {}, timeout=0.01) for _ in range(8)]
+        found.append(await secrets.lookup_key("anthropic", {}, timeout=0.01))
+        assert backend.reads <= 2  # one thread (one read) per account, not one per lookup
+        waiting = asyncio.ensure_future(secrets.lookup_key("openai", {}, timeout=30))
+        await asyncio.sleep(0)
+        backend.release.set()
+        found.append(await waiting)
+        return found
+
+    try:
+        found = asyncio.run(main())
+    finally:
+        backend.release.set()
+    assert all(f.problem is not None and f.problem.kind == "keyring" for f in found[:9])
+    assert found[-1].key == KEY and found[-1].source == "keyring"
+    assert backend.reads == 2
+    again = lookup("openai", timeout=5)  # the answered call is not reused: a fresh read
+    assert again.key == KEY
+    assert backend.reads == 3
 
 
 def test_call_async_passes_result() -> None:

@@ -12,6 +12,7 @@ import enum
 import logging
 import os
 import threading
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -73,7 +74,12 @@ def env_name(account_id: str) -> str:
 
 
 def clean_key(raw: str) -> str:
-    """Strip surrounding whitespace; reject empty keys and inner whitespace or control characters."""
+    """Strip surrounding whitespace; reject empty keys and characters a header cannot carry.
+
+    Inner whitespace, control and format characters (a zero-width space from a web page, a
+    byte-order mark) and any other non-ASCII character are rejected: HTTP headers carry ASCII
+    only, so such a key could never be sent. The message names the character, never the key.
+    """
     key = raw.strip()
     if not key:
         raise InvalidKey("the key is empty; paste the whole key")
@@ -82,6 +88,13 @@ def clean_key(raw: str) -> str:
             raise InvalidKey(
                 "the key contains a space, line break or control character inside it; "
                 "copy it again from the provider's console"
+            )
+        if not char.isascii() or not char.isprintable():
+            kind = "an invisible formatting" if unicodedata.category(char) == "Cf" \
+                else "a non-ASCII"
+            raise InvalidKey(
+                f"the key contains {kind} character (U+{ord(char):04X}), which API keys never "
+                "have; copy it again from the provider's console, or type it"
             )
     return key
 
@@ -193,30 +206,66 @@ def call_with_timeout(func: Callable[[], T], timeout: float = KEYRING_TIMEOUT) -
     return result
 
 
-async def call_async(func: Callable[[], T], timeout: float = KEYRING_TIMEOUT) -> T:
-    """Like `call_with_timeout`, awaited: the event loop keeps running while the keyring works."""
+#: Keyring calls still running, by their `shared` name, with the futures waiting on each.
+_SHARED: dict[str, list[tuple[asyncio.AbstractEventLoop, asyncio.Future[Any]]]] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+async def call_async(func: Callable[[], T], timeout: float = KEYRING_TIMEOUT, *,
+                     shared: str | None = None) -> T:
+    """Like `call_with_timeout`, awaited: the event loop keeps running while the keyring works.
+
+    With `shared`, a call made while an earlier one of that name still runs (a keyring that
+    hangs) starts no new thread: it waits, with its own timeout, for the earlier call's answer.
+    So a hung keyring costs one thread per name, however often the app asks.
+    """
     loop = asyncio.get_running_loop()
     future: asyncio.Future[T] = loop.create_future()
-
-    def finish(setter: Callable[[Any], None], value: Any) -> None:
-        if not future.done():
-            setter(value)
-
-    def run() -> None:
-        try:
-            value = func()
-        except BaseException as exc:  # noqa: BLE001 - handed to the awaiting task
-            wrapped = _classify(exc) if isinstance(exc, Exception) and not isinstance(
-                exc, KeyringProblem) else exc
-            _call_soon(loop, finish, future.set_exception, wrapped)
-            return
-        _call_soon(loop, finish, future.set_result, value)
-
-    threading.Thread(target=run, name="keyring-call", daemon=True).start()
+    waiters = [(loop, future)]
+    start = True
+    if shared is not None:
+        with _SHARED_LOCK:
+            running = _SHARED.get(shared)
+            if running is None:
+                _SHARED[shared] = waiters
+            else:
+                start = False
+                running[:] = [w for w in running if not w[1].done()]
+                running.append((loop, future))
+        if not start:
+            log.debug("a keyring call for %s is still running; waiting for its answer", shared)
+    if start:
+        threading.Thread(target=_run_call, args=(func, shared, waiters), name="keyring-call",
+                         daemon=True).start()
     try:
         return await asyncio.wait_for(future, timeout)
     except TimeoutError:
         raise _timed_out(timeout) from None
+
+
+def _run_call(func: Callable[[], Any], shared: str | None,
+              waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[Any]]]) -> None:
+    """The keyring thread: run `func`, then hand its outcome to every waiting future."""
+    try:
+        value, error = func(), None
+    except BaseException as exc:  # noqa: BLE001 - handed to the awaiting tasks
+        value = None
+        error = _classify(exc) if isinstance(exc, Exception) and not isinstance(
+            exc, KeyringProblem) else exc
+    if shared is not None:
+        with _SHARED_LOCK:
+            _SHARED.pop(shared, None)  # later calls start afresh; `waiters` no longer grows
+    for loop, future in waiters:
+        _call_soon(loop, _finish, future, value, error)
+
+
+def _finish(future: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
+    if future.done():
+        return  # the caller timed out or was cancelled
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(value)
 
 
 def _timed_out(timeout: float) -> KeyringProblem:
@@ -263,7 +312,8 @@ async def lookup_key(
     if from_env.strip():
         return _checked_lookup(account_id, from_env, "env")
     try:
-        stored = await call_async(lambda: _read_stored(account_id), timeout)
+        stored = await call_async(lambda: _read_stored(account_id), timeout,
+                                  shared=f"read {account_id}")
     except KeyringProblem as exc:
         log.warning("keyring lookup for account %s failed: %s", account_id, exc.state.value)
         return KeyLookup(None, "none", exc.state,
