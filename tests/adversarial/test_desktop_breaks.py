@@ -155,10 +155,6 @@ def test_settings_saved_mid_refresh_fetched(start: Callable[..., Running],
     assert report.status is Status.OK, report.error
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Settings.warnings are never shown in the desktop app",
-)
 def test_malformed_config_warning_shown(start: Callable[..., Running],
                                         isolated_home: Path) -> None:
     """A config that is not YAML is set aside with a warning, but the app never shows it.

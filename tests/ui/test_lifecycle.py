@@ -21,9 +21,10 @@ from tokenwatch_desktop.core.settings import Settings
 from tokenwatch_desktop.engine import Engine
 from tokenwatch_desktop.providers.fake import FakeWorld
 from tokenwatch_desktop.providers.fake.transport import fake_transport
-from tokenwatch_desktop.ui.desktop import Clients, DesktopApp
+from tokenwatch_desktop.ui.desktop import Clients, DesktopApp, config_warnings
 from tokenwatch_desktop.ui.qt import QApplication, QSystemTrayIcon, QTimer
 from tokenwatch_desktop.ui.summary import TOOLTIP_LIMIT, utf16_length
+from tokenwatch_desktop.ui.tray import Tray
 
 
 class Running:
@@ -235,6 +236,36 @@ def test_double_auth_notifies_tray_once(start: Callable[..., Running], settings:
         running.wait(lambda d=done: running.app.controller.last_refresh is not d
                      and not running.app.controller.refreshing)
     assert shown == ["Anthropic test org: key rejected"]
+
+
+def test_config_warnings_notified_once_and_shown(
+        start: Callable[..., Running], settings: Settings, keys: Any, clock: ManualClock,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    shown: list[tuple[str, str]] = []
+    monkeypatch.setattr(Tray, "notify", lambda self, title, text: shown.append((title, text)))
+    warned = replace(settings, warnings=["unknown top-level key `colour` was kept",
+                                         "a second thing"])
+    running = start(warned)
+    running.wait_for_figures()
+    clock.advance(16 * 60)
+    running.app.controller.on_timer()
+    running.wait(lambda: not running.app.controller.refreshing)
+    assert shown == [("TokenWatch: a problem with the config file",
+                      "Unknown top-level key `colour` was kept. (and 1 more in the window)")]
+    running.app.open_window()
+    window = running.app.window()
+    assert window.notice.isVisible()
+    assert window.notice.text().splitlines() == ["Unknown top-level key `colour` was kept.",
+                                                 "A second thing."]
+    running.app.apply_settings(settings)  # what a save in the dialog does
+    assert not window.notice.isVisible()
+
+
+def test_unreadable_config_reason_shown(settings: Settings) -> None:
+    problem = replace(settings, file_problem="it is not UTF-8 text")
+    assert config_warnings(problem) == [
+        f"The config file {settings.path} could not be read because it is not UTF-8 text; "
+        "defaults are used."]
 
 
 class LockedKeyring(keyring.backend.KeyringBackend):

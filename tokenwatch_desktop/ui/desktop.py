@@ -100,6 +100,23 @@ def load_settings(path: Path | None) -> Settings:
                                              "its permissions. Defaults are used."])
 
 
+def config_warnings(settings: Settings) -> list[str]:
+    """The loader's warnings as sentences to show, the unreadable file's reason included."""
+    lines = [_sentence(w) for w in settings.warnings]
+    problem = settings.file_problem
+    if problem and not any(problem in w for w in settings.warnings):
+        lines.append(_sentence(tr("the config file {path} could not be read because {reason}; "
+                                  "defaults are used").format(path=settings.path, reason=problem)))
+    return lines
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    if not text:
+        return text
+    return text[0].upper() + text[1:] + ("" if text.endswith((".", "!", "?")) else ".")
+
+
 def _any_config(path: Path | None) -> bool:
     """Whether a config file exists that `config.load` would read or migrate."""
     if path is not None or os.environ.get(paths.CONFIG_ENV):
@@ -157,6 +174,8 @@ class DesktopApp(QObject):
         self.sleep_watcher: QObject | None = None
         self._hook_task: asyncio.Task[None] | None = None
         self.timings: dict[str, float] = {}
+        #: What the config loader warned about, shown in the window until settings are saved.
+        self.config_warnings: list[str] = []
         self._quit: asyncio.Event | None = None
 
     @property
@@ -177,6 +196,7 @@ class DesktopApp(QObject):
 
         if self.settings is None:
             self.settings = load_settings(self._config_arg)
+        self.config_warnings = config_warnings(self.settings)
         factory = engine_factory(self.clients.http, self._history_store, paths.data_dir)
         self._controller = Controller(self.settings, factory, demo=self._demo,
                                       clock=self._clock, parent=self)
@@ -200,8 +220,25 @@ class DesktopApp(QObject):
             self._watch_sleep()
         if first_run:
             self.open_window()
+        self._announce_config_warnings()
         await self._quit.wait()
         await self.shutdown()
+
+    def _announce_config_warnings(self) -> None:
+        """Log the loader's warnings and say so once: a tray notification, or the window."""
+        if not self.config_warnings:
+            return
+        for warning in self.config_warnings:
+            log.warning("config: %s", warning)
+        if self._window is not None:
+            self._window.set_notice(self.config_warnings)
+        if self.tray is not None:
+            more = len(self.config_warnings) - 1
+            text = self.config_warnings[0] + (tr(" (and {count} more in the window)").format(
+                count=more) if more else "")
+            self.tray.notify(tr("TokenWatch: a problem with the config file"), text)
+        else:
+            self.open_window()
 
     def _first_run(self) -> bool:
         if self.controller.demo:
@@ -302,6 +339,7 @@ class DesktopApp(QObject):
             window.show_report(self.controller.report)
             window.set_failure(self.controller.failure)
             window.set_state(self.controller.state.value, self.controller.last_refresh)
+            window.set_notice(self.config_warnings)
             self._window = window
             self._apply_app_icon(window)
         return self._window
@@ -377,6 +415,10 @@ class DesktopApp(QObject):
         if not isinstance(settings, Settings):
             log.warning("ignored settings of type %s", type(settings).__name__)
             return
+        if self.config_warnings:  # the dialog wrote a new file: the old warnings are past
+            self.config_warnings = []
+            if self._window is not None:
+                self._window.set_notice([])
         demo = self.demo
         if self.first_run_demo and settings.accounts:
             self.first_run_demo = False

@@ -96,6 +96,7 @@ class MainWindow(QMainWindow):
         layout = QVBoxLayout(central)
         layout.addLayout(self.header)
         layout.addWidget(self.banner)
+        layout.addWidget(self.notice)
         layout.addWidget(self.pages, 1)
         self.setCentralWidget(central)
 
@@ -154,6 +155,13 @@ class MainWindow(QMainWindow):
             "QLabel#banner { background: #fdecea; color: #611a15; padding: 6px; "
             "border: 1px solid #f5c6cb; border-radius: 4px; }")
         self.banner.setVisible(False)
+        self.notice = wrapped_label("")
+        self.notice.setObjectName("configNotice")
+        self.notice.setStyleSheet(
+            "QLabel#configNotice { background: #fff4e5; color: #663c00; padding: 6px; "
+            "border: 1px solid #ffd599; border-radius: 4px; }")
+        self.notice.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.notice.setVisible(False)
 
     # -- updates from the controller ------------------------------------------------------
 
@@ -222,6 +230,11 @@ class MainWindow(QMainWindow):
     def set_failure(self, text: str) -> None:
         self.banner.setText(text)
         self.banner.setVisible(bool(text))
+
+    def set_notice(self, lines: list[str]) -> None:
+        """Show the config loader's warnings (a file set aside, an unknown key); [] hides them."""
+        self.notice.setText("\n".join(lines))
+        self.notice.setVisible(bool(lines))
 
     def show_account(self, account_id: str) -> None:
         tab = self.account_tabs.get(account_id)
