@@ -10,7 +10,7 @@ import subprocess
 import sys
 import textwrap
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -67,6 +67,15 @@ class Running:
 
         return self.loop.run_until_complete(inside())
 
+    def run(self, body: Callable[[], Awaitable[None]]) -> None:
+        """Run test steps as one coroutine, so the refreshes they start run inside the loop.
+
+        After the loop stops, qasync's `run_until_complete` processes pending Qt events once
+        more with no running asyncio loop, and a refresh task stepped there fails. Steps that
+        start a refresh and wait for it therefore share one loop run.
+        """
+        self.loop.run_until_complete(asyncio.wait_for(body(), 30))
+
     def settle(self) -> None:
         self.wait(lambda: self.app.controller.last_refresh is not None
                   and not self.app.controller.refreshing)
@@ -116,16 +125,19 @@ def test_new_key_from_settings_is_fetched(start: Callable[..., Running], setting
     messages: list[str] = []
     running.app.controller.message.connect(messages.append)
 
-    running.call(running.app.open_settings)
-    dialog = running.app.settings_dialog
-    assert isinstance(dialog, SettingsDialog)
-    running.wait(lambda: not dialog.busy)
-    dialog.row("openai").key_edit.setText(GOOD_KEY)
-    running.call(dialog.save_button.click)
-    running.wait(lambda: dialog.result() == QDialog.DialogCode.Accepted and not dialog.busy)
-    assert memory_keyring.get_password(SERVICE, "openai") == GOOD_KEY
-    running.call(running.app.refresh_now)
-    running.wait(lambda: not running.app.controller.refreshing)
+    async def body() -> None:
+        running.app.open_settings()
+        dialog = running.app.settings_dialog
+        assert isinstance(dialog, SettingsDialog)
+        await until(lambda: not dialog.busy)
+        dialog.row("openai").key_edit.setText(GOOD_KEY)
+        dialog.save_button.click()
+        await until(lambda: dialog.result() == QDialog.DialogCode.Accepted and not dialog.busy)
+        assert memory_keyring.get_password(SERVICE, "openai") == GOOD_KEY
+        running.app.refresh_now()
+        await until(lambda: not running.app.controller.refreshing)
+
+    running.run(body)
 
     assert running.app.controller.reports["openai"].status is Status.OK, messages
 
@@ -145,11 +157,14 @@ def test_settings_saved_mid_refresh_fetched(start: Callable[..., Running],
     running = start(replace(settings, accounts=wrong))
     running.wait(lambda: running.app.controller.refreshing)
 
-    running.app.apply_settings(replace(settings, accounts=fake_accounts()))
-    running.wait(lambda: running.app.controller.last_refresh is not None
-                 and not running.app.controller.refreshing)
-    running.call(running.app.refresh_now)
-    running.wait(lambda: not running.app.controller.refreshing)
+    async def body() -> None:
+        running.app.apply_settings(replace(settings, accounts=fake_accounts()))
+        await until(lambda: running.app.controller.last_refresh is not None
+                    and not running.app.controller.refreshing)
+        running.app.refresh_now()
+        await until(lambda: not running.app.controller.refreshing)
+
+    running.run(body)
 
     report = running.app.controller.reports["openai"]
     assert report.status is Status.OK, report.error
