@@ -112,6 +112,54 @@ def test_retry_after_seconds_honoured() -> None:
     assert len(seen) == 2
 
 
+class EarlyClock:
+    """A monotonic clock and a sleep that wakes early: qasync runs on Qt timers, and a coarse
+    Qt timer may fire up to 5 % before its interval."""
+
+    def __init__(self, ratio: float) -> None:
+        self.now = 1000.0
+        self.ratio = ratio
+        self.waits: list[float] = []
+        self.sent_at: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        self.now += seconds * self.ratio
+
+
+@pytest.mark.parametrize("ratio", [0.95, 0.99, 0.9999])
+def test_retry_after_not_early_when_sleep_wakes_early(ratio: float) -> None:
+    clock = EarlyClock(ratio)
+    answers = iter([httpx.Response(429, headers={"Retry-After": "5"}),
+                    httpx.Response(200, json={"ok": 1})])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        clock.sent_at.append(clock.now)
+        return next(answers)
+
+    async def main() -> Any:
+        async with make_client(httpx.MockTransport(handler)) as client:
+            http = Http(client, None, clock.sleep, clock)
+            return await http.request_json(context(), "GET", "/thing")
+
+    assert asyncio.run(main()) == {"ok": 1}
+    first, retry = clock.sent_at
+    assert retry - first >= 5
+    assert len(clock.waits) >= 2  # the first sleep came back early and was topped up
+
+
+def test_retry_wait_without_clock_sleeps_once() -> None:
+    """An injected sleep with no clock: the wait is taken as slept (tests with fake sleeps)."""
+    handler, seen = sequence(httpx.Response(429, headers={"Retry-After": "2"}),
+                             httpx.Response(200, json=[]))
+    sleeps = Sleeps()
+    assert call(handler, sleep=sleeps) == []
+    assert len(sleeps.waits) == 1 and len(seen) == 2
+
+
 def test_retry_after_date_honoured() -> None:
     later = datetime(2030, 1, 1, 12, 0, 10, tzinfo=UTC)
     assert parse_retry_after(format_datetime(later, usegmt=True),

@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 20 * 1024 * 1024
 MAX_REDIRECTS = 3
+#: A sleep that returns early is topped up at most this many times, each a little longer.
+EARLY_WAKE_ROUNDS = 5
+EARLY_WAKE_MARGIN = 0.005
 USER_AGENT = f"TokenWatch/{__version__} (+https://pypi.org/project/tokenwatch-desktop/)"
 
 Query = Sequence[tuple[str, str]]
@@ -108,10 +111,15 @@ class Http:
         client: httpx.AsyncClient,
         retry: RetryPolicy | None = None,
         sleep: Sleep = asyncio.sleep,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self.client = client
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
+        # With the real sleep, the real clock; an injected sleep needs its own clock (or none,
+        # and then a wait is taken as slept in full).
+        self._clock = clock if clock is not None else (
+            time.monotonic if sleep is asyncio.sleep else None)
 
     async def request_json(
         self,
@@ -136,7 +144,26 @@ class Http:
                     raise
                 log.debug("%s: retrying %s %s in %.2f s (%s)", ctx.account_id, method, path,
                           delay, exc.kind.value)
-                await self._sleep(delay)
+                await self._wait(delay)
+
+    async def _wait(self, delay: float) -> None:
+        """Sleep `delay` seconds, and the rest when the sleep returned early.
+
+        Event loops with coarse timers (qasync's run on Qt timers in whole milliseconds) can
+        return a few milliseconds early, and a retry sent before `Retry-After` has passed is
+        one the provider may count against the account.
+        """
+        if self._clock is None:
+            await self._sleep(delay)
+            return
+        deadline = self._clock() + delay
+        await self._sleep(delay)
+        for _ in range(EARLY_WAKE_ROUNDS):
+            left = deadline - self._clock()
+            if left <= 0:
+                return
+            log.debug("woke %.3f s before the retry time; waiting the rest", left)
+            await self._sleep(left + EARLY_WAKE_MARGIN)
 
     def _retry_delay(self, exc: ProviderError, attempt: int) -> float | None:
         if exc.kind not in (ErrorKind.RATE_LIMITED, ErrorKind.UNAVAILABLE, ErrorKind.TIMEOUT):
