@@ -92,14 +92,43 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     instance = SingleInstance(runtime_dir())
     if not instance.acquire(listen=False):
-        delivered = instance.notify_running()
-        log.info("another instance is running; %s", "asked it to show its window" if delivered
-                 else "it did not answer")
-        return 0
+        if instance.notify_running():
+            log.info("another instance is running; asked it to show its window")
+            return 0
+        if not _take_over(instance):
+            return _unanswered(instance)
     try:
         return run(app, args, instance)
     finally:
         instance.release()
+
+
+def _take_over(instance: Any) -> bool:
+    """Take the lock from a holder that is not TokenWatch (a crashed instance's reused pid)."""
+    if instance.holder_is_tokenwatch() is not False:
+        return False
+    log.warning("%s names process %s, which is not TokenWatch Desktop: the instance that "
+                "wrote it is gone; taking the lock over", instance.lock_path,
+                instance.holder_pid())
+    return bool(instance.take_over())
+
+
+def _unanswered(instance: Any) -> int:
+    """Say why nothing starts: a running instance holds the lock and does not answer."""
+    pid = instance.holder_pid()
+    who = f"process {pid}" if pid else "another process"
+    kill = f"`kill {pid}`" if sys.platform != "win32" else "Task Manager"
+    text = (f"TokenWatch Desktop is already running ({who}) but did not answer within a few "
+            f"seconds, so its window cannot be shown. If it is stuck, end it ({kill}) and start "
+            f"TokenWatch Desktop again. If no TokenWatch Desktop is running, delete "
+            f"{instance.lock_path} and start it again.")
+    log.error("%s", text)
+    print(f"tokenwatch-desktop: {text}", file=sys.stderr)
+    from tokenwatch_desktop.ui.qt import QGuiApplication, QMessageBox
+
+    if QGuiApplication.platformName() not in ("offscreen", "minimal"):
+        QMessageBox.warning(None, "TokenWatch", text)
+    return 1
 
 
 def run(app: Any, args: argparse.Namespace, instance: Any) -> int:

@@ -348,10 +348,6 @@ QUIT_HOOK = textwrap.dedent("""
 """)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="main returns 0 without starting when the lock holder does not answer",
-)
 @pytest.mark.slow
 def test_unanswered_lock_start_visible(tmp_path: Path) -> None:
     """A lock held by a live process that accepts no connection makes every start exit 0 unseen.

@@ -156,3 +156,67 @@ def test_quit_during_slow_fetch_process(tmp_path: Path) -> None:
     assert "cancelled" in stderr
     assert "shut down cleanly" in stderr
     assert_clean(stderr)
+
+
+HOLD_LOCK = textwrap.dedent("""
+    import sys, time
+    from PySide6.QtCore import QCoreApplication, QLockFile
+    app = QCoreApplication([])
+    lock = QLockFile(sys.argv[1])
+    lock.setStaleLockTime(0)
+    if not lock.tryLock(1000):
+        sys.exit(3)
+    print("locked", flush=True)
+    time.sleep(120)
+""")
+
+
+def hold_lock(lock: Path, *marker: str) -> subprocess.Popen[str]:
+    """A live process that holds `lock` and answers nothing; `marker` joins its argv."""
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(lock), *marker],
+                              stdout=subprocess.PIPE, text=True)
+    assert holder.stdout is not None
+    assert holder.stdout.readline().strip() == "locked"
+    return holder
+
+
+def stop(holder: subprocess.Popen[str]) -> None:
+    holder.kill()
+    holder.communicate()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/<pid>/cmdline")
+def test_foreign_holder_is_taken_over(qapp: Any, tmp_path: Path) -> None:
+    holder = hold_lock(tmp_path / "desktop.lock")
+    instance = SingleInstance(tmp_path, str(tmp_path / "foreign.sock"))
+    try:
+        assert instance.acquire(listen=False) is False
+        assert instance.holder_pid() == holder.pid
+        assert instance.holder_is_tokenwatch() is False
+        assert instance.take_over() is True
+        assert instance.lock.isLocked()
+    finally:
+        instance.release()
+        stop(holder)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/<pid>/cmdline")
+@pytest.mark.slow
+def test_hung_instance_start_says_what_to_do(tmp_path: Path) -> None:
+    """A TokenWatch process that holds the lock and never answers: exit 1 with a message."""
+    runtime = tmp_path / "runtime"
+    (runtime / "TokenWatch").mkdir(parents=True, mode=0o700)
+    runtime.chmod(0o700)
+    lock = runtime / "TokenWatch" / "desktop.lock"
+    holder = hold_lock(lock, "tokenwatch-desktop")
+    env = dict(os.environ, XDG_RUNTIME_DIR=str(runtime), QT_QPA_PLATFORM="offscreen")
+    try:
+        started = subprocess.run([sys.executable, "-m", "tokenwatch_desktop.app", "--demo"],
+                                 env=env, capture_output=True, text=True, timeout=120)
+        assert lock.exists()  # a TokenWatch holder's lock is never removed
+    finally:
+        stop(holder)
+    assert started.returncode == 1, started.stderr
+    assert f"process {holder.pid}" in started.stderr
+    assert str(lock) in started.stderr
+    assert f"kill {holder.pid}" in started.stderr

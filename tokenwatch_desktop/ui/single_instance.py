@@ -2,16 +2,20 @@
 
 The first instance holds the lock and listens. A second start cannot take the lock, connects,
 sends `show`, and exits 0; the first then brings its window forward. A stale lock left by a
-crashed instance is detected by QLockFile (its process is gone) and taken over.
+crashed instance is detected by QLockFile (its process is gone) and taken over. QLockFile
+cannot tell a crashed instance's pid reused by another program from a running instance, so
+when the holder does not answer, `holder_is_tokenwatch` reads its command line.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from socket import gethostname
 from typing import Any
 
 from tokenwatch_desktop.ui.qt import QLockFile, QObject, Signal, network
@@ -20,6 +24,9 @@ log = logging.getLogger(__name__)
 
 SHOW = b"show\n"
 CONNECT_TIMEOUT_MS = 2000
+#: Words in the command line of a TokenWatch Desktop process: the console script, the module,
+#: the packaged executable, the packaging entry script.
+OWN_COMMANDS = ("tokenwatch-desktop", "tokenwatch_desktop", "entry_desktop")
 
 
 def runtime_dir(environ: dict[str, str] | None = None) -> Path:
@@ -117,6 +124,45 @@ class SingleInstance(QObject):
             socket.abort()
             socket.deleteLater()
 
+    @property
+    def lock_path(self) -> Path:
+        return self.folder / "desktop.lock"
+
+    def holder_pid(self) -> int | None:
+        """The pid written in the lock file, when it was written on this machine."""
+        info = self.lock.getLockInfo()  # PySide6: (pid, hostname, appname), or a falsy value
+        if not isinstance(info, tuple) or len(info) < 2 or not isinstance(info[0], int):
+            return None
+        pid, host = info[0], str(info[1])
+        if pid <= 0 or (host and host != gethostname()):
+            return None
+        return pid
+
+    def holder_is_tokenwatch(self) -> bool | None:
+        """Whether the lock's holder runs TokenWatch Desktop; None when that cannot be told."""
+        pid = self.holder_pid()
+        if pid is None or pid == os.getpid():
+            return None
+        command = process_command(pid)
+        if command is None:
+            return None
+        return any(word in command for word in OWN_COMMANDS)
+
+    def take_over(self) -> bool:
+        """Remove a lock that another program holds by a reused pid, then take it.
+
+        Call only when `holder_is_tokenwatch()` is False: the holder is not TokenWatch, so the
+        lock belongs to a TokenWatch process that is gone.
+        """
+        try:
+            self.lock_path.unlink()
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            log.warning("could not remove %s: %s", self.lock_path, exc)
+            return False
+        return bool(self.lock.tryLock(100))
+
     def release(self) -> None:
         """Stop listening and unlock; open hand-over connections are dropped."""
         for socket in self._clients:
@@ -128,3 +174,21 @@ class SingleInstance(QObject):
             self.server = None
         if self.lock.isLocked():
             self.lock.unlock()
+
+
+def process_command(pid: int) -> str | None:
+    """A process's command line, or None where the platform does not tell (or it is gone)."""
+    proc = Path(f"/proc/{pid}/cmdline")
+    if sys.platform.startswith("linux"):
+        try:
+            return proc.read_bytes().replace(b"\0", b" ").decode("utf-8", "replace").strip()
+        except OSError:
+            return None
+    if sys.platform == "win32":
+        return None
+    try:
+        done = subprocess.run(["ps", "-p", str(pid), "-o", "command="], capture_output=True,
+                              text=True, timeout=5, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() or None
