@@ -116,3 +116,23 @@ def test_env_key_creates_account() -> None:
     grok = effective_accounts(Settings(), {"TOKENWATCH_KEY_GROK": "k"})[0]
     assert grok.provider == "grok"
     assert grok.problem is not None and "--team-id" in grok.problem.message
+
+
+async def keyring_keys(account_id: str) -> secrets.KeyLookup:
+    return secrets.KeyLookup(f"sk-admin-engine-{account_id}", "keyring")
+
+
+@pytest.mark.parametrize("lookup, fix, not_fix", [
+    (env_keys, "set TOKENWATCH_KEY_OPENAI to one", "tokenwatch setup"),
+    (keyring_keys, "`tokenwatch setup openai`", "TOKENWATCH_KEY_OPENAI"),
+])
+def test_rejected_key_message_names_its_source(fake_world: FakeWorld, lookup, fix: str,
+                                               not_fix: str) -> None:
+    """A key from TOKENWATCH_KEY_<ID> wins over a stored one, so storing a new one fixes nothing."""
+    fake_world.set_scenario("openai", "auth")
+
+    failed = refresh(fake_world, [OPENAI], lookup).accounts[0]
+
+    assert failed.error is not None and failed.error.kind == "auth"
+    assert fix in failed.error.message
+    assert not_fix not in failed.error.message

@@ -176,7 +176,7 @@ class Engine:
         request = FetchRequest(
             account=_with_base_url(account), key=lookup.key, period=period, http=self.http,
             now=now, by=options.by, data_dir=self.data_dir, prices=tuple(self.settings.prices),
-            rescan=options.rescan,
+            rescan=options.rescan, key_source="" if self.demo else lookup.source,
         )
         try:
             data = await registry.fetcher(account.provider)(request)

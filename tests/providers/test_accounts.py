@@ -108,7 +108,7 @@ def test_grok_account_own_error(fake_world: FakeWorld) -> None:
     assert broken.error is not None
     assert broken.error.kind == "auth"
     assert "account grok-broken" in broken.error.message
-    assert "tokenwatch setup grok-broken" in broken.error.message
+    assert "TOKENWATCH_KEY_GROK_BROKEN" in broken.error.message  # the key came from the env
     assert broken.cost is None
     assert reports["grok-prod"].error is None
 

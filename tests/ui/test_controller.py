@@ -155,6 +155,22 @@ def test_double_auth_failure_notifies_once(harness: Harness, clock: ManualClock,
     assert "Settings" in message
 
 
+def test_double_auth_failure_names_env_variable(
+        harness: Harness, clock: ManualClock, fake_world: FakeWorld,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TOKENWATCH_KEY_OPENAI", "sk-admin-from-env-0001")
+    fake_world.set_scenario("openai", "auth")
+    harness.start()
+    clock.advance(15 * MINUTE)
+    harness.fire_timer()
+    assert len(harness.notifications) == 1
+    message = harness.notifications[0][1]
+    assert "TOKENWATCH_KEY_OPENAI" in message
+    assert "Store a new key" not in message
+    error = harness.controller.reports["openai"].error
+    assert error is not None and "set TOKENWATCH_KEY_OPENAI" in error.message
+
+
 def test_auth_count_resets_after_success(harness: Harness, clock: ManualClock,
                                          fake_world: FakeWorld) -> None:
     fake_world.set_scenario("openai", "auth")

@@ -10,6 +10,7 @@ from typing import Any
 
 from tokenwatch_desktop.core.periods import Period
 from tokenwatch_desktop.core.records import AccountData, AccountKind
+from tokenwatch_desktop.core.secrets import env_name
 from tokenwatch_desktop.core.settings import AccountConfig, PriceOverride
 from tokenwatch_desktop.providers.http import CallContext, Http
 
@@ -59,6 +60,8 @@ class FetchRequest:
     prices: tuple[PriceOverride, ...] = ()
     rescan: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Where the key came from ("env", "keyring", ...), so messages name the right fix.
+    key_source: str = ""
 
     def __repr__(self) -> str:
         return f"FetchRequest(account={self.account.id!r}, period={self.period!r}, by={self.by!r})"
@@ -83,5 +86,6 @@ def context(
         auth_hint=info.key_kind or "a key",
         setup_hint=f"tokenwatch setup {request.account.id}",
         secret=request.key or "",
+        key_env=env_name(request.account.id) if request.key_source == "env" else "",
         **extra,
     )

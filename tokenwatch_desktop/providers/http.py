@@ -72,6 +72,8 @@ class CallContext:
     setup_hint: str
     secret: str = ""
     status_kinds: Mapping[int, ErrorKind] = field(default_factory=dict)
+    #: The environment variable the key came from; empty when it came from the keyring.
+    key_env: str = ""
 
     def __repr__(self) -> str:
         return f"CallContext(account_id={self.account_id!r}, base_url={self.base_url!r})"
@@ -79,6 +81,20 @@ class CallContext:
     @property
     def who(self) -> str:
         return f"{self.provider_name} (account {self.account_id})"
+
+    @property
+    def new_key_hint(self) -> str:
+        """How to give the account another key: where the rejected one came from."""
+        if self.key_env:
+            return (f"set {self.key_env} to one (that environment variable is used before any "
+                    "stored key)")
+        return f"store one with `{self.setup_hint}`"
+
+    @property
+    def key_again_hint(self) -> str:
+        if self.key_env:
+            return f"set {self.key_env} again"
+        return f"store it again with `{self.setup_hint}`"
 
 
 def make_client(transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
@@ -228,7 +244,7 @@ class Http:
             raise ProviderError(
                 ErrorKind.CONFIG,
                 f"{ctx.who}: the key contains characters that cannot be sent in a header; "
-                f"store it again with `{ctx.setup_hint}`.",
+                f"{ctx.key_again_hint}.",
             ) from None
         except httpx.RemoteProtocolError as exc:
             if "location header" in str(exc).lower():
@@ -279,8 +295,8 @@ def _build(
         # Header values must be ASCII. The error text would show the key, so it is dropped.
         raise ProviderError(
             ErrorKind.CONFIG,
-            f"{ctx.who}: the key contains characters that cannot be sent in a header; store it "
-            f"again with `{ctx.setup_hint}`.",
+            f"{ctx.who}: the key contains characters that cannot be sent in a header; "
+            f"{ctx.key_again_hint}.",
         ) from None
 
 
@@ -319,7 +335,7 @@ def map_status(
     retry_after = parse_retry_after(headers.get("retry-after"))
     text = {
         ErrorKind.AUTH: f"the key was rejected (HTTP {status}). This needs {ctx.auth_hint}; "
-        f"store one with `{ctx.setup_hint}`.",
+        f"{ctx.new_key_hint}.",
         ErrorKind.PERMISSION: f"the key may not read this data (HTTP {status}). Use "
         f"{ctx.auth_hint} with read access to usage and billing.",
         ErrorKind.NOT_FOUND: f"not found (HTTP {status}). Check the base URL {ctx.base_url} and "

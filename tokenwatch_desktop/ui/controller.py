@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from tokenwatch_desktop.core import secrets
 from tokenwatch_desktop.core.errors import ErrorKind
 from tokenwatch_desktop.core.periods import PERIODS, DayBoundary, PeriodSpec, resolve
 from tokenwatch_desktop.core.records import AccountKind, AccountReport, Status
@@ -324,10 +325,17 @@ class Controller(QObject):
         count = self._auth_failures.get(account.id, 0) + 1 if failed else 0
         self._auth_failures[account.id] = count
         if count == 2:
+            variable = secrets.env_name(account.id)
+            if os.environ.get(variable, "").strip():
+                fix = tr("It comes from the environment variable {variable}, which is used "
+                         "before any key stored in Settings: set it to a valid key and restart "
+                         "TokenWatch.").format(variable=variable)
+            else:
+                fix = tr("Store a new key in Settings.")
             self.notify.emit(
                 tr("{name}: key rejected").format(name=account.name),
-                tr("The key of {name} was rejected twice in a row. Store a new key in "
-                   "Settings.").format(name=account.name),
+                tr("The key of {name} was rejected twice in a row.").format(name=account.name)
+                + " " + fix,
             )
 
     # -- state ---------------------------------------------------------------------------
