@@ -349,7 +349,9 @@ def test_hanging_keyring_times_out_and_exits() -> None:
 class GatedKeyring(keyring.backend.KeyringBackend):
     """A keyring whose reads wait for `release`: a Secret Service stuck on a prompt."""
 
-    priority = 1  # type: ignore[assignment]
+    # Below zero so that merely importing this module does not add it to keyring's chainer
+    # in other tests (every backend class registers itself); tests select it with set_keyring.
+    priority = -10  # type: ignore[assignment]
 
     def __init__(self) -> None:
         super().__init__()
