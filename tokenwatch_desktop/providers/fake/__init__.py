@@ -124,6 +124,28 @@ class RateLimit:
     served: bool = False
 
 
+#: How many answered calls `FakeWorld.calls` keeps: demo mode runs for days.
+CALL_LOG_LIMIT = 10_000
+
+
+class CallLog(list[tuple[str, str, str]]):
+    """The calls the fake answered, oldest first: only the latest `limit` are kept.
+
+    A list, so tests compare it with lists; `total` counts every call ever appended.
+    """
+
+    def __init__(self, limit: int = CALL_LOG_LIMIT) -> None:
+        super().__init__()
+        self.limit = limit
+        self.total = 0
+
+    def append(self, call: tuple[str, str, str]) -> None:
+        super().append(call)
+        self.total += 1
+        if len(self) > self.limit:
+            del self[: len(self) - self.limit]
+
+
 class FakeWorld:
     """State of the fake: today's date, latency, scenarios, counters. Thread-safe."""
 
@@ -141,7 +163,7 @@ class FakeWorld:
         self._scenarios: dict[tuple[str, str | None], str] = {}
         self._rate_limits: dict[tuple[str, str | None], RateLimit] = {}
         self.counters: Counter[str] = Counter()
-        self.calls: list[tuple[str, str, str]] = []
+        self.calls = CallLog()
         self.lock = threading.Lock()
 
     def set_scenario(self, prefix: str, scenario: str, key: str | None = None,
