@@ -276,6 +276,21 @@ def test_period_switch_back_within_floor_sends_nothing(
     assert requests_to(fake_world, "anthropic") > anthropic
 
 
+def test_period_switch_after_sleep_refetches(harness: Harness, fake_world: FakeWorld,
+                                             clock: ManualClock) -> None:
+    harness.start()
+    harness.controller.set_period("7d")
+    harness.wait_refreshes(2)
+    clock.advance(MINUTE)
+    clock.sleep(6 * 3600)
+    harness.controller.check_resume()
+    harness.wait_refreshes(3)  # the shown period, at once
+    calls = len(fake_world.calls)
+    harness.controller.set_period("30d")  # fetched before the sleep: hours old
+    harness.wait_refreshes(4)
+    assert len(fake_world.calls) > calls
+
+
 def test_period_switch_keeps_running_refresh(harness: Harness, fake_world: FakeWorld) -> None:
     """A refresh running at a switch finishes and its figures serve a switch back."""
     fake_world.latency = 0.2

@@ -52,7 +52,7 @@ EngineFactory = Callable[[Settings, bool], Engine]
 
 @dataclass
 class PeriodFigures:
-    """What the controller knows for one period that is not shown now.
+    """Figures, refresh times and unsent attempts of a period that is not shown now.
 
     `fetched` holds monotonic times of the last refresh of each account for that period and
     `unsent` the attempts that sent no request, as `Schedule` keeps them for the shown period.
@@ -219,6 +219,9 @@ class Controller(QObject):
     def check_resume(self) -> None:
         """Refresh at once when the machine slept (see `Schedule.check_resume`)."""
         if self.schedule.check_resume():
+            for figures in self._other_periods.values():  # their times predate the sleep
+                figures.fetched.clear()
+                figures.unsent.clear()
             self._reschedule(soon=True)
 
     def refresh_now(self) -> list[str]:
