@@ -49,7 +49,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def setup_logging(debug: bool) -> None:
-    """The shared logging setup: a private (0600) rotating file whose handlers mask keys.
+    """Install the shared logging: a private (0600) rotating file whose handlers mask keys.
 
     The file is `tokenwatch-desktop.log` in the platform log directory; with --debug (or
     TOKENWATCH_DEBUG) standard error gets DEBUG output too.
@@ -114,11 +114,11 @@ def _take_over(instance: Any) -> bool:
 
 
 def _unanswered(instance: Any) -> int:
-    """Say why nothing starts: a running instance holds the lock and does not answer."""
+    """Explain why nothing starts: a live instance holds the lock and ignores the hand-over."""
     pid = instance.holder_pid()
     who = f"process {pid}" if pid else "another process"
     kill = f"`kill {pid}`" if sys.platform != "win32" else "Task Manager"
-    text = (f"TokenWatch Desktop is already running ({who}) but did not answer within a few "
+    text = (f"TokenWatch Desktop is already running ({who}) but did not respond within a few "
             f"seconds, so its window cannot be shown. If it is stuck, end it ({kill}) and start "
             f"TokenWatch Desktop again. If no TokenWatch Desktop is running, delete "
             f"{instance.lock_path} and start it again.")

@@ -216,7 +216,7 @@ async def call_async(func: Callable[[], T], timeout: float = KEYRING_TIMEOUT, *,
     """Like `call_with_timeout`, awaited: the event loop keeps running while the keyring works.
 
     With `shared`, a call made while an earlier one of that name still runs (a keyring that
-    hangs) starts no new thread: it waits, with its own timeout, for the earlier call's answer.
+    hangs) starts no new thread: it waits, with its own timeout, for the earlier call's result.
     So a hung keyring costs one thread per name, however often the app asks.
     """
     loop = asyncio.get_running_loop()
@@ -233,7 +233,7 @@ async def call_async(func: Callable[[], T], timeout: float = KEYRING_TIMEOUT, *,
                 running[:] = [w for w in running if not w[1].done()]
                 running.append((loop, future))
         if not start:
-            log.debug("a keyring call for %s is still running; waiting for its answer", shared)
+            log.debug("a keyring call for %s is still running; waiting for its result", shared)
     if start:
         threading.Thread(target=_run_call, args=(func, shared, waiters), name="keyring-call",
                          daemon=True).start()
@@ -245,7 +245,7 @@ async def call_async(func: Callable[[], T], timeout: float = KEYRING_TIMEOUT, *,
 
 def _run_call(func: Callable[[], Any], shared: str | None,
               waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[Any]]]) -> None:
-    """The keyring thread: run `func`, then hand its outcome to every waiting future."""
+    """Run `func` in the keyring thread, then pass its outcome to every waiting future."""
     try:
         value, error = func(), None
     except BaseException as exc:  # noqa: BLE001 - handed to the awaiting tasks

@@ -132,8 +132,8 @@ class Http:
         self.client = client
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
-        # With the real sleep, the real clock; an injected sleep needs its own clock (or none,
-        # and then a wait is taken as slept in full).
+        # The real sleep gets the real clock. An injected sleep needs its own clock; without
+        # one, each wait counts as slept in full.
         self._clock = clock if clock is not None else (
             time.monotonic if sleep is asyncio.sleep else None)
 

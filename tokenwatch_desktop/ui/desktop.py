@@ -101,7 +101,7 @@ def load_settings(path: Path | None) -> Settings:
 
 
 def config_warnings(settings: Settings) -> list[str]:
-    """The loader's warnings as sentences to show, the unreadable file's reason included."""
+    """Turn the loader's warnings into sentences to show, adding an unreadable file's reason."""
     lines = [_sentence(w) for w in settings.warnings]
     problem = settings.file_problem
     if problem and not any(problem in w for w in settings.warnings):
@@ -225,7 +225,7 @@ class DesktopApp(QObject):
         await self.shutdown()
 
     def _announce_config_warnings(self) -> None:
-        """Log the loader's warnings and say so once: a tray notification, or the window."""
+        """Log the loader's warnings and show them once: a tray notification, or the window."""
         if not self.config_warnings:
             return
         for warning in self.config_warnings:

@@ -3,8 +3,8 @@
 The first instance holds the lock and listens. A second start cannot take the lock, connects,
 sends `show`, and exits 0; the first then brings its window forward. A stale lock left by a
 crashed instance is detected by QLockFile (its process is gone) and taken over. QLockFile
-cannot tell a crashed instance's pid reused by another program from a running instance, so
-when the holder does not answer, `holder_is_tokenwatch` reads its command line.
+cannot tell a crashed instance's pid reused by another program from a running instance. So
+when the holder does not accept the hand-over, `holder_is_tokenwatch` reads its command line.
 """
 
 from __future__ import annotations
@@ -129,7 +129,7 @@ class SingleInstance(QObject):
         return self.folder / "desktop.lock"
 
     def holder_pid(self) -> int | None:
-        """The pid written in the lock file, when it was written on this machine."""
+        """Return the pid in the lock file when this machine wrote it, else None."""
         info = self.lock.getLockInfo()  # PySide6: (pid, hostname, appname), or a falsy value
         if not isinstance(info, tuple) or len(info) < 2 or not isinstance(info[0], int):
             return None
@@ -139,7 +139,7 @@ class SingleInstance(QObject):
         return pid
 
     def holder_is_tokenwatch(self) -> bool | None:
-        """Whether the lock's holder runs TokenWatch Desktop; None when that cannot be told."""
+        """Check whether the lock's holder runs TokenWatch Desktop (None: unknown)."""
         pid = self.holder_pid()
         if pid is None or pid == os.getpid():
             return None
@@ -177,7 +177,7 @@ class SingleInstance(QObject):
 
 
 def process_command(pid: int) -> str | None:
-    """A process's command line, or None where the platform does not tell (or it is gone)."""
+    """Read a process's command line; None when the platform hides it or the process is gone."""
     proc = Path(f"/proc/{pid}/cmdline")
     if sys.platform.startswith("linux"):
         try:
