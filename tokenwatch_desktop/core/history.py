@@ -19,6 +19,7 @@ import logging
 import os
 import secrets as random
 import sqlite3
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -121,16 +122,25 @@ def load_salt(data_dir: Path) -> bytes:
 
 
 def _create_salt(path: Path) -> bytes:
+    """Write a new salt, or return the one another process wrote first.
+
+    The salt goes to a private temporary file that is then hard-linked into place, so a process
+    that loses the race never reads a salt file that exists but is still empty.
+    """
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     salt = random.token_bytes(32)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".salt-")
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_bytes()  # another process created it first
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(salt)
-        handle.flush()
-        os.fsync(handle.fileno())
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(salt)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            return path.read_bytes()
+    finally:
+        os.unlink(temporary)
     return salt
 
 
