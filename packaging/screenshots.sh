@@ -14,19 +14,7 @@ TMPD=$(mktemp -d)
 cleanup() { kill "${TRAYER_PID:-}" "${XVFB_PID:-}" 2>/dev/null || true; rm -rf "$TMPD"; }
 trap cleanup EXIT
 
-exec 3>"$TMPD/display"
-Xvfb -displayfd 3 -screen 0 1280x800x24 -nolisten tcp >"$TMPD/xvfb.log" 2>&1 &
-XVFB_PID=$!
-exec 3>&-
-for _ in $(seq 100); do [ -s "$TMPD/display" ] && break; sleep 0.05; done
-export DISPLAY=":$(cat "$TMPD/display")"
-trayer --edge bottom --align right --widthtype request --height 32 --SetDockType true \
-  --transparent false --tint 0x404040 >"$TMPD/trayer.log" 2>&1 &
-TRAYER_PID=$!
-for _ in $(seq 50); do
-  QT_QPA_PLATFORM=xcb "$PYTHON" -c "from PySide6.QtWidgets import QApplication as A, QSystemTrayIcon as T; a=A([]); raise SystemExit(not T.isSystemTrayAvailable())" 2>/dev/null && break
-  sleep 0.1
-done
+. packaging/xvfb-tray.sh
 
 # A throwaway home: the demo never writes history, and the settings dialog reads no real config.
 mkdir -p "$TMPD/home"

@@ -50,19 +50,7 @@ PYTHON=.venv/bin/python ARCHIVE=0 bash packaging/build.sh
 
 # Desktop suite: Xvfb on a free display, trayer as the tray host, gnome-keyring in a private
 # D-Bus session with a throwaway home.
-exec 3>"$TMPD/display"
-Xvfb -displayfd 3 -screen 0 1280x800x24 -nolisten tcp >"$TMPD/xvfb.log" 2>&1 &
-XVFB_PID=$!
-exec 3>&-
-for _ in $(seq 100); do [ -s "$TMPD/display" ] && break; sleep 0.05; done
-export DISPLAY=":$(cat "$TMPD/display")"
-trayer --edge bottom --align right --widthtype request --height 32 --SetDockType true \
-  --transparent false --tint 0x404040 >"$TMPD/trayer.log" 2>&1 &
-TRAYER_PID=$!
-for _ in $(seq 50); do
-  QT_QPA_PLATFORM=xcb .venv/bin/python -c "from PySide6.QtWidgets import QApplication as A, QSystemTrayIcon as T; a=A([]); raise SystemExit(not T.isSystemTrayAvailable())" 2>/dev/null && break
-  sleep 0.1
-done
+PYTHON=.venv/bin/python . packaging/xvfb-tray.sh
 mkdir -p "$TMPD/home"
 HOME="$TMPD/home" XDG_DATA_HOME="$TMPD/home/.local/share" QT_QPA_PLATFORM=xcb \
   dbus-run-session -- bash -c '
