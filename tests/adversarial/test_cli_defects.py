@@ -8,6 +8,7 @@ from datetime import UTC
 from pathlib import Path
 
 import jsonschema
+import pytest
 
 from tests.adversarial.conftest import json_body, root_url
 from tokenwatch_desktop.core import config
@@ -132,3 +133,17 @@ def test_unknown_days_make_account_partial():
     assert report.status is Status.PARTIAL
     assert report.error is not None and report.error.kind == "incomplete"
     assert "2 of the period's 7 days" in report.error.message
+
+
+@pytest.mark.parametrize("field", ["bearer", "authorization", "x-authorization", "credentials"])
+def test_header_named_fields_are_secret(tmp_path, field):
+    path = tmp_path / "config.yaml"
+    path.write_text(f"version: 1\naccounts:\n  - {{id: openai, provider: openai, "
+                    f"{field}: sk-admin-should-not-be-here-0001}}\n")
+
+    settings = config.load(path)
+    config.save(settings, path)
+
+    assert settings.accounts[0].problem is not None
+    assert field in settings.accounts[0].problem.message
+    assert "sk-admin-should-not-be-here" not in path.read_text()

@@ -37,10 +37,12 @@ PRICE_FIELDS = ("input", "output", "cache_read", "cache_write", "cache_write_1h"
 NOTIFY_RANGE = (1, 1000)
 
 # `api_key`, `key`, `token`, `secret`, `password` and names ending in them (`admin_key`,
-# `access-token`), plus the plural `keys`/`api_keys` a file might use for a table of keys.
+# `access-token`), plus the plural `keys`/`api_keys` a file might use for a table of keys, and
+# the names of the headers keys travel in (`authorization`, `bearer`, `credentials`).
 # `max_tokens` does not match: only a singular `token` ending counts.
 _SECRET_NAME = re.compile(
-    r"^(?:.*[_-])?(?:api[_-]?)?(?:key|token|secret|password|passphrase)$|^(?:api[_-]?)?keys$",
+    r"^(?:.*[_-])?(?:api[_-]?)?(?:key|token|secret|password|passphrase)$|^(?:api[_-]?)?keys$"
+    r"|^(?:.*[_-])?(?:authorization|bearer|credentials?)$",
     re.IGNORECASE,
 )
 
