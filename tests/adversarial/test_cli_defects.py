@@ -147,3 +147,31 @@ def test_header_named_fields_are_secret(tmp_path, field):
     assert settings.accounts[0].problem is not None
     assert field in settings.accounts[0].problem.message
     assert "sk-admin-should-not-be-here" not in path.read_text()
+
+
+def test_setup_keeps_invalid_field(run_cli, tmp_path, monkeypatch):
+    path = tmp_path / "config.yaml"
+    path.write_text('version: 1\naccounts:\n  - {id: bad, provider: deepseek, enabled: "no"}\n')
+    monkeypatch.setattr("sys.stdin", io.StringIO("sk-deepseek-adversarial-0003\n"))
+
+    result = run_cli(["setup", "bad", "--name", "New", "--key-stdin", "--config", str(path)])
+
+    assert result.status == 2
+    assert "enabled" in result.stderr
+    assert 'enabled: "no"' in path.read_text()
+
+
+def test_setup_fixes_missing_team_id(run_cli, tmp_path, monkeypatch):
+    path = tmp_path / "config.yaml"
+    path.write_text("version: 1\naccounts:\n  - {id: grok, provider: grok, name: Team}\n")
+    assert config.load(path).accounts[0].problem is not None
+    monkeypatch.setattr("sys.stdin", io.StringIO("xai-management-adversarial-0004\n"))
+
+    result = run_cli(["setup", "grok", "--team-id", "team-42", "--key-stdin",
+                      "--config", str(path)])
+
+    assert result.status == 0, result.stderr
+    account = config.load(path).accounts[0]
+    assert account.problem is None
+    assert account.option("team_id") == "team-42"
+    assert account.name == "Team"

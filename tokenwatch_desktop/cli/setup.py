@@ -56,6 +56,8 @@ def _account(settings: Settings, options: argparse.Namespace, next_id: object) -
                              + ", ".join(registry.PROVIDERS))
         account_id = options.account or next_id(settings, provider)  # type: ignore[operator]
         account = AccountConfig(account_id, provider, enabled=True)
+    if existing is not None and existing.problem is not None:
+        return _repaired(existing, options)
     options_map = dict(account.options)
     if options.team_id:
         options_map["team_id"] = options.team_id
@@ -66,6 +68,27 @@ def _account(settings: Settings, options: argparse.Namespace, next_id: object) -
         options=options_map,
         problem=None,
     )
+
+
+def _repaired(account: AccountConfig, options: argparse.Namespace) -> AccountConfig:
+    """Apply setup's options to an invalid entry as the file has it, and check the result.
+
+    Rebuilding the entry from the parsed account would drop the fields that made it invalid
+    (an `enabled: "no"` would become enabled), so the user's own fields are kept and checked.
+    """
+    from tokenwatch_desktop.core import config_schema
+
+    entry = dict(account.raw) if isinstance(account.raw, dict) else {"id": account.id}
+    entry["provider"] = account.provider
+    for field, value in (("name", options.name), ("base_url", options.base_url),
+                         ("team_id", options.team_id)):
+        if value:
+            entry[field] = value
+    parsed, problems = config_schema.parse_account(entry, account.id, account.provider)
+    if problems:
+        raise UsageError(f"account {account.id} is invalid in the config file: "
+                         + "; ".join(problems) + ". Fix the file, then run setup again")
+    return parsed
 
 
 def _store_key(account: AccountConfig, info: registry.ProviderInfo, from_stdin: bool) -> int:
