@@ -21,6 +21,7 @@ import secrets as random
 import sqlite3
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -144,6 +145,23 @@ def _create_salt(path: Path) -> bytes:
     return salt
 
 
+def _use_wal(db: sqlite3.Connection) -> None:
+    """Switch the file to write-ahead logging, waiting out another process that is creating it.
+
+    SQLite can answer "database is locked" to this pragma at once, without its busy handler,
+    while another connection holds the file (two processes opening a new store together).
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
 def fingerprint(key: str | None, salt: bytes) -> str:
     """Return a BLAKE2b MAC of the key under the install's salt; "" for accounts without a key."""
     if not key:
@@ -247,7 +265,7 @@ class SqliteHistory:
         db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
                              check_same_thread=False)
         db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        db.execute("PRAGMA journal_mode = WAL")
+        _use_wal(db)
         db.execute("PRAGMA foreign_keys = ON")
         _migrate(db)
         _restrict_files(self.path)
