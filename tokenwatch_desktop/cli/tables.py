@@ -19,7 +19,7 @@ LEFT = "<"
 
 
 def render(report: Report) -> str:
-    """The whole report: one table per account, then the combined table and the totals."""
+    """Render the whole report: one table per account, then the combined table and the totals."""
     lines = [_heading(report), ""]
     for account in report.accounts:
         lines += _account_block(account)
@@ -53,8 +53,8 @@ def _period_text(period: Period) -> str:
 
 
 def _account_block(account: AccountReport) -> list[str]:
-    title = f"{account.name} [{account.id}]: {account.status.value}, {_cost_text(account)}, " \
-        f"{account.elapsed_ms} ms"
+    title = (f"{account.name} [{account.id}]: {account.status.value}, {_cost_text(account)}, "
+             f"{account.elapsed_ms} ms")
     if account.stale and account.as_of:
         title += f", stale figures from {account.as_of:%Y-%m-%d %H:%M} UTC"
     lines = [title]
@@ -185,7 +185,8 @@ def _table(headers: list[str], rows: list[list[str]], align: list[str]) -> list[
 
 
 def write_csv(report: Report, out: TextIO) -> None:
-    """One row per account and day: money as plain decimals, tokens as integers, blanks for unknown."""
+    """Write one row per account and day: money as plain decimals, tokens as integers, and
+    blanks where a figure is unknown."""
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["account", "provider", "kind", "status", "stale", "date", "day_boundary",
                      "cost", "cost_source", "input", "cached_input", "cache_write", "output"])
