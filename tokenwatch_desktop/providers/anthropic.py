@@ -88,29 +88,17 @@ def _context(request: FetchRequest) -> CallContext:
 
 async def _costs(ctx: CallContext, request: FetchRequest, group_by: str) -> Collected[CostRow]:
     """Fetch daily cost rows grouped by `group_by`, each labelled with that field's value."""
-
-    async def window(start: date, end: date) -> Collected[CostRow]:
-        params = [*_window_params(start, end), ("group_by[]", group_by)]
-        pages = await buckets.fetch_pages(ctx, request.http, COST_PATH, params)
-        return buckets.read_pages(pages, (start, end), _bucket_day,
-                                  lambda row, day: _cost_row(row, day, group_by),
-                                  f"{ctx.who}, cost report")
-
-    return await buckets.in_windows(request.period, MAX_BUCKETS, window)
+    return await buckets.fetch_report(ctx, request.http, request.period, COSTS, (group_by,),
+                                      lambda row, day: _cost_row(row, day, group_by),
+                                      f"{ctx.who}, cost report")
 
 
 async def _usage(ctx: CallContext, request: FetchRequest, group_by: Sequence[str],
                  label: str) -> Collected[LabelledUsage]:
     """Fetch token usage per day grouped by `group_by`, each row labelled by its `label` field."""
-
-    async def window(start: date, end: date) -> Collected[LabelledUsage]:
-        params = [*_window_params(start, end), *(("group_by[]", name) for name in group_by)]
-        pages = await buckets.fetch_pages(ctx, request.http, USAGE_PATH, params)
-        return buckets.read_pages(pages, (start, end), _bucket_day,
-                                  lambda row, day: _usage_row(row, day, label),
-                                  f"{ctx.who}, usage report")
-
-    return await buckets.in_windows(request.period, MAX_BUCKETS, window)
+    return await buckets.fetch_report(ctx, request.http, request.period, USAGE, group_by,
+                                      lambda row, day: _usage_row(row, day, label),
+                                      f"{ctx.who}, usage report")
 
 
 def _window_params(start: date, end: date) -> list[tuple[str, str]]:
@@ -139,6 +127,10 @@ def _bucket_day(bucket: Mapping[str, Any], where: str) -> date:
     if instant.tzinfo is None:
         raise ParseError(f"{where}: a bucket's `starting_at` {start!r} has no time zone")
     return instant.astimezone(UTC).date()
+
+
+COSTS = buckets.Report(COST_PATH, MAX_BUCKETS, _window_params, _bucket_day)
+USAGE = buckets.Report(USAGE_PATH, MAX_BUCKETS, _window_params, _bucket_day)
 
 
 def _cost_row(row: Row, day: date, group_by: str) -> CostRow:

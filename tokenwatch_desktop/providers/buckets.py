@@ -86,6 +86,35 @@ async def in_windows(
     return combined
 
 
+@dataclass(frozen=True)
+class Report:
+    """One bucketed report endpoint: its path, page size, query window and bucket dates."""
+
+    path: str
+    max_days: int
+    window_params: Callable[[date, date], list[tuple[str, str]]]
+    bucket_day: Callable[[Mapping[str, Any], str], date]
+
+
+async def fetch_report(
+    ctx: CallContext,
+    http: Http,
+    period: Period,
+    report: Report,
+    group_by: Sequence[str],
+    parse: Callable[[Row, date], T],
+    where: str,
+) -> Collected[T]:
+    """Fetch a report grouped by `group_by` over `period`, its windows all in flight at once."""
+
+    async def window(start: date, end: date) -> Collected[T]:
+        params = [*report.window_params(start, end), *(("group_by[]", name) for name in group_by)]
+        pages = await fetch_pages(ctx, http, report.path, params)
+        return read_pages(pages, (start, end), report.bucket_day, parse, where)
+
+    return await in_windows(period, report.max_days, window)
+
+
 async def fetch_pages(
     ctx: CallContext, http: Http, path: str, params: Query
 ) -> list[Mapping[str, Any]]:

@@ -74,27 +74,15 @@ def _context(request: FetchRequest) -> CallContext:
 
 async def _costs(ctx: CallContext, request: FetchRequest, group_by: str) -> Collected[CostRow]:
     """Fetch daily cost rows grouped by `group_by`, each labelled with that field's value."""
-
-    async def window(start: date, end: date) -> Collected[CostRow]:
-        params = [*_window_params(start, end), ("group_by[]", group_by)]
-        pages = await buckets.fetch_pages(ctx, request.http, COSTS_PATH, params)
-        return buckets.read_pages(pages, (start, end), _bucket_day,
-                                  lambda row, day: _cost_row(row, day, group_by),
-                                  f"{ctx.who}, costs")
-
-    return await buckets.in_windows(request.period, COSTS_MAX_BUCKETS, window)
+    return await buckets.fetch_report(ctx, request.http, request.period, COSTS, (group_by,),
+                                      lambda row, day: _cost_row(row, day, group_by),
+                                      f"{ctx.who}, costs")
 
 
 async def _usage(ctx: CallContext, request: FetchRequest) -> Collected[UsageRow]:
     """Fetch completions usage per day and model."""
-
-    async def window(start: date, end: date) -> Collected[UsageRow]:
-        params = [*_window_params(start, end), ("group_by[]", "model")]
-        pages = await buckets.fetch_pages(ctx, request.http, USAGE_PATH, params)
-        return buckets.read_pages(pages, (start, end), _bucket_day, _usage_row,
-                                  f"{ctx.who}, completions usage")
-
-    return await buckets.in_windows(request.period, USAGE_MAX_BUCKETS, window)
+    return await buckets.fetch_report(ctx, request.http, request.period, USAGE, ("model",),
+                                      _usage_row, f"{ctx.who}, completions usage")
 
 
 def _window_params(start: date, end: date) -> list[tuple[str, str]]:
@@ -120,6 +108,10 @@ def _bucket_day(bucket: Mapping[str, Any], where: str) -> date:
         return datetime.fromtimestamp(start, UTC).date()
     except (OverflowError, OSError, ValueError):
         raise ParseError(f"{where}: a bucket's `start_time` {start} is out of range") from None
+
+
+COSTS = buckets.Report(COSTS_PATH, COSTS_MAX_BUCKETS, _window_params, _bucket_day)
+USAGE = buckets.Report(USAGE_PATH, USAGE_MAX_BUCKETS, _window_params, _bucket_day)
 
 
 def _cost_row(row: Row, day: date, group_by: str) -> CostRow:
