@@ -40,7 +40,7 @@ class LockedKeyring(keyring.backend.KeyringBackend):
         raise keyring.errors.KeyringLocked("the collection is locked")
 
 
-class SaysLockedKeyring(LockedKeyring):
+class LockedMessageKeyring(LockedKeyring):
     """A backend that reports a locked collection with a generic error, as SecretService does."""
 
     def get_password(self, service: str, username: str) -> str | None:
@@ -143,7 +143,8 @@ def test_invisible_or_non_ascii_rejected(memory_keyring: Any, bad: str) -> None:
         secrets.store_key("openai", bad)
 
     text = str(info.value)
-    assert KEY[:10] not in text and KEY[-6:] not in text
+    assert KEY[:10] not in text
+    assert KEY[-6:] not in text
     assert f"U+{ord(char):04X}" in text or "space" in text
     assert memory_keyring.secrets == {}
 
@@ -224,7 +225,7 @@ def test_state_stored_and_not_stored(memory_keyring: Any) -> None:
     assert secrets.keyring_state("openai") is KeyringState.STORED
 
 
-@pytest.mark.parametrize("backend", [LockedKeyring, SaysLockedKeyring])
+@pytest.mark.parametrize("backend", [LockedKeyring, LockedMessageKeyring])
 def test_state_locked(backend: type[keyring.backend.KeyringBackend]) -> None:
     keyring.set_keyring(backend())
 
@@ -317,7 +318,7 @@ from tokenwatch_desktop.core import secrets
 class Hanging(keyring.backend.KeyringBackend):
     priority = 1
     def get_password(self, service, username):
-        threading.Event().wait()  # a Secret Service that never answers
+        threading.Event().wait()  # a Secret Service that never responds
     def set_password(self, service, username, password):
         threading.Event().wait()
     def delete_password(self, service, username):
@@ -349,8 +350,8 @@ def test_hanging_keyring_times_out_and_exits() -> None:
 class GatedKeyring(keyring.backend.KeyringBackend):
     """A keyring whose reads wait for `release`: a Secret Service stuck on a prompt."""
 
-    # Below zero so that merely importing this module does not add it to keyring's chainer
-    # in other tests (every backend class registers itself); tests select it with set_keyring.
+    # Every backend class registers itself, so a priority above zero would add this one to
+    # keyring's chainer in other tests. Tests select it with set_keyring instead.
     priority = -10  # type: ignore[assignment]
 
     def __init__(self) -> None:
@@ -390,9 +391,10 @@ def test_hung_keyring_reuses_pending_lookup() -> None:
     finally:
         backend.release.set()
     assert all(f.problem is not None and f.problem.kind == "keyring" for f in found[:9])
-    assert found[-1].key == KEY and found[-1].source == "keyring"
+    assert found[-1].key == KEY
+    assert found[-1].source == "keyring"
     assert backend.reads == 2
-    again = lookup("openai", timeout=5)  # the answered call is not reused: a fresh read
+    again = lookup("openai", timeout=5)  # the finished call is not reused: a fresh read
     assert again.key == KEY
     assert backend.reads == 3
 

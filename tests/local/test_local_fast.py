@@ -343,7 +343,8 @@ def test_failed_helper_leaves_its_files_to_the_caller(tmp_path: Path, shared: th
     alone = Runner(tmp_path / "b")("claude-code", root, ALL)
     account.LEDGERS.close_all()
 
-    assert len(started) == 1 and started[0].returncode is not None
+    assert len(started) == 1
+    assert started[0].returncode is not None
     assert "scan helper process failed" in caplog.text
     assert _figures(failed) == _figures(alone)
 
@@ -420,7 +421,8 @@ def test_helper_serves_until_its_input_ends(tmp_path: Path) -> None:
 
     replies.seek(0)
     (state, lines, read), = pickle.load(replies)
-    assert state.path == str(path) and read == path.stat().st_size
+    assert state.path == str(path)
+    assert read == path.stat().st_size
     assert [UsageLine(*fields).output for fields in lines] == [10]
     assert datetime.fromtimestamp(lines[0][0] / 1000, UTC).minute == 0
 

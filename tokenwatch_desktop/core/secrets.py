@@ -1,8 +1,8 @@
 """API keys: the lookup order (environment, then the OS keyring), validation, masking.
 
-Keyring calls run in daemon threads with a timeout. A Secret Service that never answers would
-otherwise freeze the event loop, and an executor thread stuck in it would be joined at
-interpreter exit and hang the process; an abandoned daemon thread does neither.
+Keyring calls run in daemon threads with a timeout. A Secret Service that never responds would
+otherwise freeze the event loop. An executor thread stuck in it would be joined at interpreter
+exit and hang the process, but an abandoned daemon thread does neither.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ class KeyringState(enum.StrEnum):
 
 
 class KeyringProblem(Exception):
-    """The keyring could not be used: locked, missing, plaintext-only, or too slow to answer."""
+    """The keyring could not be used: locked, missing, plaintext-only, or too slow to respond."""
 
     def __init__(self, state: KeyringState, message: str, *, timed_out: bool = False) -> None:
         super().__init__(message)
@@ -57,7 +57,7 @@ class InvalidKey(ValueError):
 
 @dataclass(frozen=True)
 class KeyLookup:
-    """Where an account's key came from. `__repr__` shows the key masked only."""
+    """Result of a key lookup: the key and its source. `__repr__` shows the key masked only."""
 
     key: str | None
     source: str  # "env", "keyring" or "none"
@@ -111,8 +111,8 @@ def mask(key: str | None) -> str:
 def backend_name() -> str:
     """The active keyring backend's class path, for status and self-check lines.
 
-    For keyring's chainer, the chained backends are named instead, since "ChainerBackend" says
-    nothing about where keys go.
+    For keyring's chainer, the chained backends are named instead, since "ChainerBackend" does
+    not tell where keys go.
     """
     import keyring
     from keyring.backends import chainer
@@ -217,7 +217,7 @@ async def call_async(func: Callable[[], T], timeout: float = KEYRING_TIMEOUT, *,
 
     With `shared`, a call made while an earlier one of that name still runs (a keyring that
     hangs) starts no new thread: it waits, with its own timeout, for the earlier call's result.
-    So a hung keyring costs one thread per name, however often the app asks.
+    So a hung keyring costs one thread per name, however often the app requests it.
     """
     loop = asyncio.get_running_loop()
     future: asyncio.Future[T] = loop.create_future()
@@ -281,7 +281,7 @@ def _call_soon(loop: asyncio.AbstractEventLoop, *args: Any) -> None:
     try:
         loop.call_soon_threadsafe(*args)
     except RuntimeError:
-        pass  # the loop closed while the keyring call ran; nobody waits for the answer
+        pass  # the loop closed while the keyring call ran; no caller waits for the result
 
 
 def read_stored_key(account_id: str) -> str | None:

@@ -54,7 +54,7 @@ Job = tuple[Path, str, "FileState | None"]
 
 @dataclass
 class FileScan:
-    """What reading one file produced."""
+    """Result of reading one file."""
 
     state: FileState
     lines: list[UsageLine] = field(default_factory=list)
@@ -74,7 +74,7 @@ def find_files(roots: Iterable[Path], kind: str) -> list[Path]:
     """Every `*.jsonl` under the roots, sorted; for Codex, the first file of each name only.
 
     A Codex rollout present in both `sessions` and `archived_sessions` is read from `sessions`,
-    whether they are two roots or one root holds both.
+    whether they are two roots or one root contains both.
     """
     found: list[Path] = []
     names: set[str] = set()
@@ -170,7 +170,7 @@ def _unchanged(previous: FileState, path: Path, info: os.stat_result) -> bool:
 
 def _resume(path: Path, info: os.stat_result, head: bytes,
             previous: FileState | None) -> FileState:
-    """Where to start: the previous offset, or 0 for a new, shrunk or rewritten file."""
+    """Return the offset to read from: the previous offset, or 0 for a new, shrunk or rewritten file."""
     if previous is not None:
         known_head = head[:previous.state.get("head_len", 0)]
         if info.st_size >= previous.offset and _digest(known_head) == previous.head:

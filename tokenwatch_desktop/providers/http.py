@@ -41,7 +41,7 @@ Sleep = Callable[[float], Awaitable[None]]
 class RetryPolicy:
     """How often and how long to retry 429, 5xx, timeouts and dropped connections.
 
-    `max_wait` caps one `Retry-After` wait: a provider that asks for longer ends the account
+    `max_wait` caps one `Retry-After` wait, so a provider that requests a longer one ends the account
     with `rate_limited` (the command line allows 60 s; the desktop app schedules a retry instead).
     """
 
@@ -49,15 +49,16 @@ class RetryPolicy:
     base_delay: float = 0.5
     max_delay: float = 8.0
     max_wait: float = 60.0
-    #: Longest one exchange (connect, send, the whole body) may take, in seconds.
+    #: Maximum time for one exchange (connect, send, the whole body), in seconds.
     deadline: float = 45.0
-    #: Attempts for a call that timed out: a server that did not answer once rarely does at once.
+    #: Attempts for a call that timed out, fewer than for other failures, because a server that did
+    #: not respond once rarely responds on an immediate retry.
     timeout_attempts: int = 2
 
 
 @dataclass(frozen=True)
 class CallContext:
-    """Who a call is for: the account, its provider, where to send it and how to authenticate.
+    """Target of a call: the account, its provider, the base URL and the authentication headers.
 
     `auth_hint` names the kind of key the provider needs, for 401 messages. `status_kinds`
     overrides the default kind of a status for one provider (xAI's 501 means `permission`).
@@ -320,7 +321,7 @@ def _parse_json(ctx: CallContext, content: bytes) -> Any:
         return money.loads(content)
     except (ValueError, RecursionError):
         raise ParseError(
-            f"{ctx.who}: the answer is not valid JSON; the provider or a proxy in between sent "
+            f"{ctx.who}: the response is not valid JSON; the provider or a proxy in between sent "
             "something else. Check the base URL, or try again later."
         ) from None
 
@@ -328,7 +329,7 @@ def _parse_json(ctx: CallContext, content: bytes) -> Any:
 def map_status(
     ctx: CallContext, status: int, headers: Mapping[str, str], content: bytes
 ) -> ProviderError:
-    """Turn an HTTP error status into a `ProviderError` whose message says what to do next."""
+    """Turn an HTTP error status into a `ProviderError` whose message states what to do next."""
     detail = provider_message(content, ctx)
     said = f" The provider said: {detail}" if detail else ""
     kind = ctx.status_kinds.get(status) or _default_kind(status)
@@ -497,7 +498,7 @@ async def follow_pages(
             return pages
         cursor = page.get("next_page")
         if not isinstance(cursor, str) or not cursor:
-            raise _incomplete(ctx, "the provider said more pages follow but gave no cursor")
+            raise _incomplete(ctx, "the response reports more pages but has no cursor")
         if cursor in seen:
             raise _incomplete(ctx, "the provider repeated a page cursor")
         if len(pages) >= max_pages:

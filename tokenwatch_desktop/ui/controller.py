@@ -54,7 +54,7 @@ EngineFactory = Callable[[Settings, bool], Engine]
 class PeriodFigures:
     """Figures, refresh times and unsent attempts of a period that is not shown now.
 
-    `fetched` holds monotonic times of the last refresh of each account for that period and
+    `fetched` contains monotonic times of the last refresh of each account for that period and
     `unsent` the attempts that sent no request, as `Schedule` keeps them for the shown period.
     """
 
@@ -181,7 +181,8 @@ class Controller(QObject):
         return effective_accounts(settings, os.environ)
 
     def set_window_open(self, is_open: bool) -> None:
-        """The interval shortens while the window is open; opening it refreshes what is due."""
+        """Record whether the window is open: the interval shortens while it is, and opening it
+        refreshes what is due."""
         if self.schedule.window_open == is_open:
             return
         self.schedule.window_open = is_open
@@ -212,7 +213,7 @@ class Controller(QObject):
     # -- refreshing ----------------------------------------------------------------------
 
     def on_timer(self) -> None:
-        """The one timer fired: look for a sleep, then refresh whatever is due."""
+        """Handle the refresh timer: detect a sleep, then refresh whatever is due."""
         self.check_resume()
         self._start(self.schedule.due())
 
@@ -225,7 +226,7 @@ class Controller(QObject):
             self._reschedule(soon=True)
 
     def refresh_now(self) -> list[str]:
-        """Refresh every account whose provider floor allows it; say which must wait."""
+        """Refresh every account whose provider floor allows it, and report which must wait."""
         allowed = self.schedule.allowed()
         waiting = [a for a in self.accounts if a.id not in allowed]
         if waiting:

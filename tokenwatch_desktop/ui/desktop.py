@@ -118,7 +118,7 @@ def _sentence(text: str) -> str:
 
 
 def _any_config(path: Path | None) -> bool:
-    """Whether a config file exists that `config.load` would read or migrate."""
+    """Return whether a config file exists that `config.load` would read or migrate."""
     if path is not None or os.environ.get(paths.CONFIG_ENV):
         return True
     return paths.config_path().exists() or paths.legacy_config().exists()
@@ -261,7 +261,7 @@ class DesktopApp(QObject):
             self.timings["window_shown"] = time.time()
 
     def _history_store(self) -> object | None:
-        """The history store, opened once and shared by every engine the controller builds."""
+        """Return the history store, opened once and shared by every engine the controller builds."""
         if not self._history_opened:
             self._history_opened = True
             self._history_instance = self._history()
@@ -322,7 +322,7 @@ class DesktopApp(QObject):
         tray.quit_requested.connect(self.request_quit)
 
     def window(self) -> MainWindow:
-        """The summary window, built on first use (not needed before the tray shows)."""
+        """Return the summary window, built on first use (not needed before the tray shows)."""
         if self._window is None:
             from tokenwatch_desktop.ui.window import MainWindow
 
@@ -395,7 +395,7 @@ class DesktopApp(QObject):
         dialog.open()
 
     def _user_settings(self) -> Settings:
-        """The settings as the user saved them: in demo mode, the file's, not the demo accounts."""
+        """Return the settings as the user saved them: in demo mode, the file's, not the demo accounts."""
         from tokenwatch_desktop.core.settings import Settings
 
         if not self.demo:
@@ -467,7 +467,7 @@ class DesktopApp(QObject):
             self.tray.notify(tr("TokenWatch"), text)
 
     def notify(self, title: str, message: str) -> None:
-        """A one-off desktop notification; without a tray, the window's status bar."""
+        """Show a one-off desktop notification, or a status-bar message when there is no tray."""
         log.info("notification: %s", title)
         if self.tray is not None:
             self.tray.notify(title, message)

@@ -1,6 +1,6 @@
 """A fake of every provider's billing API, built from the documented shapes.
 
-One `FakeWorld` answers requests as plain data (`FakeRequest` → `FakeResponse`). Two adapters
+One `FakeWorld` handles requests as plain data (`FakeRequest` → `FakeResponse`). Two adapters
 serve it: `transport.fake_transport` in-process through `httpx.MockTransport` (demo mode, unit
 tests) and `server.LoopbackServer` over a real socket on 127.0.0.1 (end-to-end tests and
 benchmarks). The first path segment picks the provider: an account whose base URL is
@@ -60,8 +60,8 @@ SCENARIOS = (
     "no_billing_access",  # xAI: 501 for a key without billing read access
     "deficit",  # xAI: the prepaid ledger total is positive (the team owes money)
     "limit_reached",  # xAI: usage analytics sets `limitReached: true`
-    "zero_credits",  # OpenRouter: /credits answers 200 with zeros for a normal key
-    "credits_forbidden",  # OpenRouter: /credits answers 403 (for a management key too)
+    "zero_credits",  # OpenRouter: /credits returns 200 with zeros for a normal key
+    "credits_forbidden",  # OpenRouter: /credits returns 403 (for a management key too)
     "activity_forbidden",  # OpenRouter: /activity answers 403 (for a management key too)
     "two_currencies",  # DeepSeek: balances in CNY and USD
     "not_available",  # DeepSeek: `is_available: false`
@@ -77,7 +77,7 @@ class FakeRequest:
     body: bytes = b""
 
     def values(self, name: str) -> list[str]:
-        """All values of a query parameter, sent as `name=...` or `name[]=...`, repeated."""
+        """Return all values of a query parameter, sent as `name=...` or `name[]=...`, repeated."""
         return [v for k, v in self.query if k == name or k == name + "[]"]
 
     def value(self, name: str) -> str | None:
@@ -181,7 +181,7 @@ class FakeWorld:
             return self._scenarios.get((prefix, key)) or self._scenarios.get((prefix, None), "ok")
 
     def rate_limited(self, prefix: str, key: str | None) -> FakeResponse | None:
-        """A 429 while the rate limit holds, counting retries that come before `Retry-After`."""
+        """Return a 429 while the rate limit is in force, counting retries that come before `Retry-After`."""
         with self.lock:
             limit = self._rate_limits.get((prefix, key)) or self._rate_limits.get((prefix, None))
             if limit is None or limit.served:
@@ -233,5 +233,5 @@ def _echo_key(headers: dict[str, str]) -> FakeResponse:
 
 
 def base_urls(root: str) -> dict[str, str]:
-    """The base URL of each provider's fake under `root` (no trailing slash)."""
+    """Return the base URL of each provider's fake under `root` (no trailing slash)."""
     return {provider: root.rstrip("/") + suffix for provider, suffix in BASE_PATHS.items()}
